@@ -1,0 +1,53 @@
+# coderun-webhook: `make run` starts the webhook with development certificates, `make test` runs every test.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+PORT ?= 8443
+CERTS ?= $(BUILD)/dev-certs
+APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
+  libspdlog-dev libyaml-cpp-dev catch2 openssl curl jq python3 python3-jsonpatch \
+  python3-jsonschema python3-yaml
+VALIJSON_DIR := $(BUILD)/_deps/valijson
+
+.PHONY: all deps build run test e2e unit clean certs
+
+all: build
+
+# Installs what is missing from Debian (the machines run as root), then extracts valijson's headers.
+deps: $(BUILD)/.deps-ok
+$(BUILD)/.deps-ok:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ ! -f $(VALIJSON_DIR)/usr/include/valijson/validator.hpp ]; then \
+	  mkdir -p $(VALIJSON_DIR) && tmp=$$(mktemp -d) && \
+	  (cd $$tmp && (apt-get download libvalijson-dev >/dev/null 2>&1 || (apt-get update -qq && apt-get download libvalijson-dev))) && \
+	  dpkg-deb -x $$tmp/libvalijson-dev_*.deb $(VALIJSON_DIR) && rm -rf $$tmp; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+certs: deps
+	certs/make-certs.sh --out $(CERTS) --service coderun-webhook --namespace coderun-webhook --ip 127.0.0.1 --dns localhost
+
+run: build certs
+	$(BUILD)/coderun-webhook serve --addr 127.0.0.1 --port $(PORT) \
+	  --cert $(CERTS)/tls.crt --key $(CERTS)/tls.key \
+	  --policy policy/policy.yaml --prompts-dir policy/prompts
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -L e2e
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,105 @@
+#include "admission/review.h"
+
+#include "util/base64.h"
+#include "util/json_text.h"
+
+namespace coderun::admission {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kApiVersion = "admission.k8s.io/v1";
+
+std::string string_field(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string reason_for(int code) {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 403: return "Forbidden";
+    case 422: return "Invalid";
+    default: return code >= 500 ? "InternalError" : "Forbidden";
+  }
+}
+
+}  // namespace
+
+std::variant<Request, ReviewError> parse_review(std::string_view body,
+                                                const ReviewLimits& limits) {
+  auto parsed = util::parse_untrusted_json(body, limits.max_depth);
+  if (!parsed.value) return ReviewError{"body is not valid JSON: " + parsed.error};
+  json& review = *parsed.value;
+  if (!review.is_object()) return ReviewError{"body is not an AdmissionReview object"};
+  const std::string kind = string_field(review, "kind");
+  const std::string api_version = string_field(review, "apiVersion");
+  if (kind != "AdmissionReview") {
+    return ReviewError{"kind is '" + kind + "', expected AdmissionReview"};
+  }
+  if (api_version != kApiVersion) {
+    return ReviewError{"apiVersion is '" + api_version + "', expected " + std::string(kApiVersion) +
+                       " (set admissionReviewVersions: [v1])"};
+  }
+  const auto request_it = review.find("request");
+  if (request_it == review.end() || !request_it->is_object()) {
+    return ReviewError{"request is missing or not an object"};
+  }
+  json& in = *request_it;
+  Request request;
+  request.review_api_version = api_version;
+  request.uid = string_field(in, "uid");
+  if (request.uid.empty()) return ReviewError{"request.uid is missing or empty"};
+  if (const auto gvk = in.find("kind"); gvk != in.end() && gvk->is_object()) {
+    request.kind = {string_field(*gvk, "group"), string_field(*gvk, "version"),
+                    string_field(*gvk, "kind")};
+  }
+  request.operation = string_field(in, "operation");
+  request.namespace_name = string_field(in, "namespace");
+  request.name = string_field(in, "name");
+  if (const auto dry_run = in.find("dryRun"); dry_run != in.end()) {
+    request.dry_run = dry_run->is_boolean() && dry_run->get<bool>();
+  }
+  if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
+    request.object = std::move(*object);
+  }
+  return request;
+}
+
+Response Response::allow(std::string uid) {
+  Response response;
+  response.uid = std::move(uid);
+  return response;
+}
+
+Response Response::deny(std::string uid, std::string message, int code) {
+  Response response;
+  response.uid = std::move(uid);
+  response.allowed = false;
+  response.code = code;
+  response.message = std::move(message);
+  response.reason = reason_for(code);
+  return response;
+}
+
+std::string encode_review(const Response& response, std::string_view api_version) {
+  json out = {{"uid", response.uid}, {"allowed", response.allowed}};
+  if (!response.allowed) {
+    out["status"] = {{"code", response.code},
+                     {"message", response.message},
+                     {"reason", response.reason},
+                     {"status", "Failure"}};
+  }
+  if (!response.patch.empty()) {
+    out["patchType"] = "JSONPatch";
+    out["patch"] = util::base64_encode(util::dump_json(response.patch));
+  }
+  if (!response.warnings.empty()) out["warnings"] = response.warnings;
+  if (!response.audit_annotations.empty()) out["auditAnnotations"] = response.audit_annotations;
+  const json review = {{"apiVersion", api_version.empty() ? kApiVersion : api_version},
+                       {"kind", "AdmissionReview"},
+                       {"response", std::move(out)}};
+  return util::dump_json(review);
+}
+
+}  // namespace coderun::admission

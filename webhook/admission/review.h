@@ -1,0 +1,59 @@
+#pragma once
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace coderun::admission {
+
+struct GroupVersionKind {
+  std::string group, version, kind;
+};
+
+// The parts of an AdmissionReview v1 request the webhook acts on.
+struct Request {
+  std::string review_api_version;  // echoed in the response
+  std::string uid;
+  GroupVersionKind kind;
+  std::string operation;
+  std::string namespace_name;
+  std::string name;  // empty for generateName objects on the mutating pass
+  bool dry_run = false;
+  std::optional<nlohmann::json> object;  // request.object, when it is a JSON object
+};
+
+// An AdmissionReview that cannot be answered at all: an HTTP 400 with this message.
+struct ReviewError {
+  std::string message;
+};
+
+struct ReviewLimits {
+  size_t max_depth = 128;
+};
+
+// Decodes an AdmissionReview (admission.k8s.io/v1). Never throws.
+std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits);
+
+// The answer to one request, independent of its JSON encoding.
+struct Response {
+  std::string uid;
+  bool allowed = true;
+  int code = 200;            // status.code on denials
+  std::string message;       // status.message on denials
+  std::string reason;        // status.reason on denials (e.g. Forbidden, BadRequest)
+  nlohmann::json patch = nlohmann::json::array();  // RFC 6902; empty: no patch is sent
+  std::vector<std::string> warnings;
+  std::map<std::string, std::string> audit_annotations;
+
+  static Response allow(std::string uid);
+  static Response deny(std::string uid, std::string message, int code = 403);
+};
+
+// Encodes the AdmissionReview response: same apiVersion/kind as the request, patchType
+// JSONPatch and a base64 patch only when the patch has operations.
+std::string encode_review(const Response& response, std::string_view api_version);
+
+}  // namespace coderun::admission

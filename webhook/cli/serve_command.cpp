@@ -1,0 +1,189 @@
+// `coderun-webhook serve`: wires the policy, the prompts, the service and the TLS transport, and
+// owns the process's lifetime (signals, reloads, graceful shutdown).
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/policy_flags.h"
+#include "observability/json_log.h"
+#include "policy/policy_store.h"
+#include "policy/prompt_catalog.h"
+#include "server/admission_server.h"
+#include "server/certificate_store.h"
+#include "service/webhook_service.h"
+
+namespace coderun::cli {
+namespace {
+
+// Re-reads the policy and the certificate every second until stopped.
+class ReloadLoop {
+ public:
+  ReloadLoop(policy::PolicyStore& policies, server::CertificateStore& certificates,
+             const observability::JsonLog& log)
+      : policies_(policies), certificates_(certificates), log_(log), thread_([this] { run(); }) {}
+  ~ReloadLoop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+      lock.unlock();
+      tick();
+      lock.lock();
+    }
+  }
+
+  void tick() {
+    switch (policies_.reload_if_changed()) {
+      case policy::PolicyStore::ReloadOutcome::kReloaded:
+        log_.info("policy reloaded", {{"path", policies_.path()}});
+        break;
+      case policy::PolicyStore::ReloadOutcome::kRejected:
+        log_.error("policy reload rejected; keeping the last good policy",
+                   {{"path", policies_.path()}, {"error", policies_.last_error().value_or("")}});
+        break;
+      case policy::PolicyStore::ReloadOutcome::kUnchanged:
+        break;
+    }
+    switch (certificates_.reload_if_changed()) {
+      case server::CertificateStore::ReloadOutcome::kReloaded:
+        log_.info("certificate reloaded", {{"subject", certificates_.subject()}});
+        break;
+      case server::CertificateStore::ReloadOutcome::kRejected:
+        log_.warn("certificate reload deferred", {{"error", certificates_.last_error().value_or("")}});
+        break;
+      case server::CertificateStore::ReloadOutcome::kUnchanged:
+        break;
+    }
+  }
+
+  policy::PolicyStore& policies_;
+  server::CertificateStore& certificates_;
+  const observability::JsonLog& log_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Waits for SIGTERM or SIGINT (blocked in every thread, received here only) and stops the server.
+class SignalWatcher {
+ public:
+  SignalWatcher(server::AdmissionServer& server, const observability::JsonLog& log)
+      : thread_([&server, &log] {
+          sigset_t signals;
+          sigemptyset(&signals);
+          sigaddset(&signals, SIGTERM);
+          sigaddset(&signals, SIGINT);
+          int received = 0;
+          sigwait(&signals, &received);
+          if (received == SIGUSR2) return;  // our own wake-up at normal exit
+          log.info("shutting down: draining requests in flight", {{"signal", received}});
+          server.stop();
+        }) {}
+  ~SignalWatcher() {
+    pthread_kill(thread_.native_handle(), SIGTERM);  // no-op if the thread already returned
+    thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
+void block_termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client closing mid-write must not kill the process
+}
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& flags) {
+  const Args args(flags, {});
+  const auto cert = args.get("cert");
+  const auto key = args.get("key");
+  if (!cert || !key) throw UsageError("--cert and --key are required");
+  const char* env_level = std::getenv("LOG_LEVEL");
+  const observability::JsonLog log(args.get_or("log-level", env_level ? env_level : "info"));
+
+  block_termination_signals();
+  const auto prompts_dir = args.get("prompts-dir");
+  const auto adjust = [prompts_dir](policy::Policy& policy) {
+    if (prompts_dir) policy.prompts_dir = absolute_dir(*prompts_dir);
+  };
+  std::unique_ptr<policy::PolicyStore> policies;
+  try {
+    if (const auto path = args.get("policy")) {
+      policies = std::make_unique<policy::PolicyStore>(*path, adjust);
+    } else {
+      policy::Policy defaults;
+      adjust(defaults);
+      policies = std::make_unique<policy::PolicyStore>(std::move(defaults));
+    }
+  } catch (const policy::PolicyError& e) {
+    log.error("invalid policy at start", {{"error", e.what()}});
+    return kExitUsage;
+  }
+  server::CertificateStore certificates(*cert, *key);
+  const policy::FileSystemPromptCatalog prompts;
+  service::WebhookService service(*policies, prompts, log);
+
+  server::ServerOptions options;
+  options.address = args.get_or("addr", "0.0.0.0");
+  options.port = static_cast<int>(args.get_number("port", 8443));
+  options.worker_threads = static_cast<size_t>(args.get_number("threads", 64));
+  options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
+  server::Endpoints endpoints;
+  endpoints.mutate = [&service](const admission::Request& request) {
+    return service.handle(request, decision::Phase::kMutate);
+  };
+  endpoints.validate = [&service](const admission::Request& request) {
+    return service.handle(request, decision::Phase::kValidate);
+  };
+  endpoints.readiness = [&policies] {
+    server::Readiness readiness;
+    if (const auto error = policies->last_error()) {
+      // Still ready: every replica reads the same ConfigMap, so failing readiness here would take
+      // them all out at once and, with failurePolicy Fail, block every submission.
+      readiness.detail = "serving the last good policy; reload rejected: " + *error;
+    }
+    return readiness;
+  };
+  server::AdmissionServer server(options, certificates, std::move(endpoints), log);
+  const int port = server.bind();
+  if (const auto port_file = args.get("port-file")) {
+    std::ofstream(*port_file) << port << "\n";
+  }
+  log.info("listening", {{"address", options.address},
+                         {"port", port},
+                         {"policy", policies->path()},
+                         {"prompts_dir", policies->current()->prompts_dir},
+                         {"certificate", certificates.subject()}});
+  {
+    const ReloadLoop reloads(*policies, certificates, log);
+    const SignalWatcher signals(server, log);
+    server.serve();
+  }
+  log.info("stopped");
+  return kExitOk;
+}
+
+}  // namespace coderun::cli

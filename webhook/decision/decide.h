@@ -1,0 +1,30 @@
+#pragma once
+#include <string>
+
+#include "admission/review.h"
+#include "decision/run_kind.h"
+#include "decision/run_resolution.h"
+#include "policy/policy.h"
+#include "policy/prompt_catalog.h"
+
+namespace coderun::decision {
+
+enum class Phase { kMutate, kValidate };
+
+// The outcome of one admission request: the response to send, and what the edges (Events,
+// metrics, logs) need to report it.
+struct Decision {
+  admission::Response response;
+  bool served = false;  // false: not an object this webhook serves; allowed untouched
+  RunKind kind = RunKind::kWorkflow;
+  std::string outcome;  // ignored | unchanged | mutated | validated | denied
+  std::string rule;     // the rule behind a denial
+  RunResolution resolution;
+};
+
+// A pure function of the request, the policy and the prompts: no I/O but the prompt look-up.
+// The mutating pass fills and refuses what can never pass; the validating pass only checks.
+Decision decide(const admission::Request& request, const policy::Policy& policy,
+                const policy::PromptCatalog& prompts, Phase phase);
+
+}  // namespace coderun::decision

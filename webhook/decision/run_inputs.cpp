@@ -1,0 +1,99 @@
+#include "decision/run_inputs.h"
+
+#include <algorithm>
+
+namespace coderun::decision {
+namespace {
+
+using nlohmann::json;
+
+const json* workflow_parameters(const json& workflow) {
+  const auto spec = workflow.find("spec");
+  if (spec == workflow.end() || !spec->is_object()) return nullptr;
+  const auto arguments = spec->find("arguments");
+  if (arguments == spec->end() || !arguments->is_object()) return nullptr;
+  const auto parameters = arguments->find("parameters");
+  if (parameters == arguments->end() || !parameters->is_array()) return nullptr;
+  return &*parameters;
+}
+
+// Argo's parameter values are strings, but YAML users write numbers and booleans too.
+std::optional<std::string> scalar_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_integer() || value.is_number_unsigned() || value.is_boolean()) {
+    return value.dump();
+  }
+  return std::nullopt;
+}
+
+bool is_field(const std::string& name) {
+  return std::any_of(std::begin(kFields), std::end(kFields),
+                     [&](const char* field) { return name == field; });
+}
+
+}  // namespace
+
+RunInputs workflow_inputs(const json& workflow) {
+  RunInputs inputs;
+  inputs.kind = RunKind::kWorkflow;
+  const json* parameters = workflow_parameters(workflow);
+  if (parameters == nullptr) return inputs;
+  std::map<std::string, bool> seen;
+  for (const auto& parameter : *parameters) {
+    if (!parameter.is_object()) continue;
+    const auto name_it = parameter.find("name");
+    if (name_it == parameter.end() || !name_it->is_string()) continue;
+    const std::string name = name_it->get<std::string>();
+    if (seen[name]) {
+      inputs.warnings.push_back("parameter " + name + " is given twice; the first is used");
+      continue;
+    }
+    seen[name] = true;
+    const auto value_it = parameter.find("value");
+    std::optional<std::string> value;
+    if (value_it != parameter.end() && !value_it->is_null()) {
+      value = scalar_text(*value_it);
+      if (!value && name != "event") {
+        inputs.warnings.push_back("parameter " + name + " is a " + value_it->type_name() +
+                                  ", not a string; ignored");
+      }
+    }
+    if (name == "github-app") {
+      inputs.app = value.value_or("");
+    } else if (name == "event") {
+      if (value) {
+        inputs.event_text = *value;
+      } else if (value_it != parameter.end() && value_it->is_object()) {
+        inputs.event_object = *value_it;  // written as YAML mapping rather than a JSON string
+      }
+    } else if (is_field(name)) {
+      if (value && !value->empty()) {
+        inputs.given[name] = *value;
+      } else if (parameter.contains("valueFrom")) {
+        inputs.given[name] = "";  // set by the user through valueFrom: never filled
+      }
+    }
+  }
+  return inputs;
+}
+
+bool workflow_is_served(const json& workflow, const std::vector<std::string>& templates) {
+  const auto spec = workflow.find("spec");
+  if (spec != workflow.end() && spec->is_object()) {
+    const auto ref = spec->find("workflowTemplateRef");
+    if (ref != spec->end() && ref->is_object()) {
+      const auto name = ref->find("name");
+      if (name != ref->end() && name->is_string() &&
+          std::find(templates.begin(), templates.end(), name->get<std::string>()) != templates.end()) {
+        return true;
+      }
+    }
+  }
+  const json* parameters = workflow_parameters(workflow);
+  if (parameters == nullptr) return false;
+  return std::any_of(parameters->begin(), parameters->end(), [](const json& parameter) {
+    return parameter.is_object() && parameter.value("name", json()) == "github-app";
+  });
+}
+
+}  // namespace coderun::decision

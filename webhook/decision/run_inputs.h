@@ -1,0 +1,34 @@
+#pragma once
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "decision/run_kind.h"
+
+namespace coderun::decision {
+
+// The values a run carries, by their Workflow parameter names, in the order they are filled.
+inline constexpr const char* kFields[] = {"owner",    "repo",     "repoFullName", "ref",
+                                          "sha",      "prNumber", "issueNumber",  "systemPromptPath"};
+
+// What the user wrote in a Workflow, CodeRun or DocsRun, read into one shape.
+struct RunInputs {
+  RunKind kind = RunKind::kWorkflow;
+  std::optional<std::string> app;           // github-app / spec.github.appName
+  std::string event_text;                   // the `event` argument as text ("" when absent)
+  std::optional<nlohmann::json> event_object;  // spec.event when it is already an object
+  std::map<std::string, std::string> given;  // field -> non-empty value the user set
+  std::string given_source = "parameter";    // how a user-set value is named in sources
+  std::vector<std::string> warnings;         // inputs that were ignored, and why
+};
+
+// Reads spec.arguments.parameters of an Argo Workflow. A parameter with valueFrom counts as set.
+RunInputs workflow_inputs(const nlohmann::json& workflow);
+
+// Whether the webhook serves this Workflow: its template is one of the policy's, or it carries a
+// github-app argument.
+bool workflow_is_served(const nlohmann::json& workflow, const std::vector<std::string>& templates);
+
+}  // namespace coderun::decision

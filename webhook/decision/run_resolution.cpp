@@ -1,0 +1,233 @@
+#include "decision/run_resolution.h"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+
+#include "github/event_parser.h"
+#include "github/event_resolver.h"
+#include "github/safe_values.h"
+
+namespace coderun::decision {
+namespace {
+
+using CheckFn = std::function<std::optional<std::string>(std::string_view)>;
+
+// A value quoted in a message: short, and with control characters made visible.
+std::string shown(std::string_view value) {
+  std::string out;
+  for (const char c : value.substr(0, 80)) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[(c >> 4) & 15];
+      out += kHex[c & 15];
+    } else {
+      out += c;
+    }
+  }
+  if (value.size() > 80) out += "...";
+  return "'" + out + "'";
+}
+
+std::optional<Sourced> from_event(const github::EventContext& event, std::string_view field) {
+  const auto tag = [](const std::optional<Sourced>& value) -> std::optional<Sourced> {
+    if (!value) return std::nullopt;
+    return Sourced{value->value, "event:" + value->source};
+  };
+  if (field == "owner") return tag(event.owner);
+  if (field == "repo") return tag(event.repo);
+  if (field == "repoFullName") return tag(event.repo_full_name);
+  if (field == "ref") return tag(event.ref);
+  if (field == "sha") return tag(event.sha);
+  if (field == "prNumber") return tag(event.pr_number);
+  if (field == "issueNumber") return tag(event.issue_number);
+  return std::nullopt;
+}
+
+CheckFn check_for(std::string_view field) {
+  if (field == "owner") return github::check_owner;
+  if (field == "repo") return github::check_repo;
+  if (field == "repoFullName") return github::check_repo_full_name;
+  if (field == "ref") return github::check_ref;
+  if (field == "sha") return github::check_sha;
+  if (field == "prNumber" || field == "issueNumber") return github::check_number;
+  return {};
+}
+
+github::ParsedEvent parse_event(const RunInputs& inputs, const policy::Policy& policy) {
+  const github::EventLimits limits{policy.event_max_bytes, policy.event_max_depth};
+  if (inputs.event_object) {
+    github::ParsedEvent parsed;
+    const auto& object = *inputs.event_object;
+    const auto body = object.find("body");
+    const bool envelope = body != object.end() && body->is_object() &&
+                          (object.contains("headers") || object.contains("header"));
+    parsed.body = envelope ? *body : object;
+    if (envelope) {
+      parsed.envelope = true;
+      for (const char* key : {"headers", "header"}) {
+        if (object.contains(key) && object[key].is_object()) {
+          parsed.event_type = github::envelope_header(object[key], "X-GitHub-Event").value_or("");
+        }
+      }
+    }
+    return parsed;
+  }
+  return github::parse_event_argument(inputs.event_text, limits);
+}
+
+// owner/repo from repoFullName and the reverse, so that values the user set stay consistent
+// with each other even when the event names another repository.
+void derive_repository_values(const RunInputs& inputs,
+                              std::map<std::string, Sourced>& chosen) {
+  const auto given = [&](const char* field) -> const std::string* {
+    const auto it = inputs.given.find(field);
+    return it != inputs.given.end() && !it->second.empty() ? &it->second : nullptr;
+  };
+  const std::string source = inputs.given_source;
+  if (const std::string* full = given("repoFullName")) {
+    const auto slash = full->find('/');
+    if (slash != std::string::npos) {
+      if (!given("owner")) chosen["owner"] = {full->substr(0, slash), source + ":repoFullName"};
+      if (!given("repo")) chosen["repo"] = {full->substr(slash + 1), source + ":repoFullName"};
+    }
+  } else if (given("owner") && given("repo")) {
+    chosen["repoFullName"] = {*given("owner") + "/" + *given("repo"), source + ":owner/repo"};
+  }
+}
+
+bool is_repository_field(std::string_view field) {
+  return field == "owner" || field == "repo" || field == "repoFullName";
+}
+
+std::optional<std::string> user_repository(const RunInputs& inputs,
+                                           const std::map<std::string, Sourced>& derived) {
+  if (const auto it = inputs.given.find("repoFullName"); it != inputs.given.end() && !it->second.empty()) {
+    return it->second;
+  }
+  if (const auto it = derived.find("repoFullName"); it != derived.end()) return it->second.value;
+  return std::nullopt;
+}
+
+// GitHub names are case-insensitive.
+bool same_repository(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+const Sourced* RunResolution::find(std::string_view field) const {
+  for (const auto& [name, value] : values) {
+    if (name == field) return &value;
+  }
+  return nullptr;
+}
+
+RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
+                          const policy::PromptCatalog& prompts) {
+  RunResolution result;
+  result.warnings = inputs.warnings;
+  result.app = inputs.app.value_or("");
+  if (!policy.allows_app(result.app)) {
+    result.denial = Denial{"Error: Invalid github-app '" + result.app +
+                               "'. Must be one of: " + policy.allowed_apps_text(),
+                           "github-app"};
+    return result;
+  }
+
+  const github::ParsedEvent parsed = parse_event(inputs, policy);
+  if (parsed.problem) {
+    result.event_problem = parsed.problem;
+    result.warnings.push_back(*parsed.problem);
+  }
+  const github::EventContext event = github::resolve_event(parsed.body, parsed.event_type);
+  result.event_type = event.event_type;
+
+  std::map<std::string, Sourced> derived;
+  derive_repository_values(inputs, derived);
+  // When the user names another repository than the event's, the event's ref, sha and numbers
+  // belong to that other repository and are not used.
+  bool event_is_about_run_repo = true;
+  if (const auto user_repo = user_repository(inputs, derived); user_repo && event.repo_full_name &&
+                                                                !same_repository(*user_repo, event.repo_full_name->value)) {
+    event_is_about_run_repo = false;
+    result.warnings.push_back("the event is about " + shown(event.repo_full_name->value) +
+                              ", not " + shown(*user_repo) + ": its ref, sha and numbers are not used");
+  }
+  for (const char* field : kFields) {
+    if (std::string_view(field) == "systemPromptPath") continue;
+    const auto given = inputs.given.find(field);
+    const auto from_the_event = from_event(event, field);
+    if (given != inputs.given.end()) {
+      if (given->second.empty()) continue;  // set through valueFrom: known only at run time
+      result.values.emplace_back(field, Sourced{given->second, inputs.given_source});
+      if (from_the_event && from_the_event->value != given->second) {
+        result.warnings.push_back(std::string(field) + ": " + shown(given->second) +
+                                  " set by the user is kept; the event says " +
+                                  shown(from_the_event->value));
+      }
+      continue;
+    }
+    if (const auto it = derived.find(field); it != derived.end()) {
+      result.values.emplace_back(field, it->second);
+    } else if (from_the_event && (event_is_about_run_repo || is_repository_field(field))) {
+      result.values.emplace_back(field, *from_the_event);
+    } else if (std::string_view(field) == "ref") {
+      result.values.emplace_back(field, Sourced{policy.default_ref, "default:policy.defaultRef"});
+    } else {
+      continue;
+    }
+    result.to_fill.emplace_back(field);
+  }
+
+  if (!result.find("repoFullName")) {
+    result.denial = Denial{
+        "Error: Repository information not available from event payload and no git context found",
+        "repository"};
+    return result;
+  }
+  for (const auto& [field, value] : result.values) {
+    if (const auto check = check_for(field)) {
+      if (const auto problem = check(value.value)) {
+        result.denial = Denial{"Error: Invalid " + field + " " + shown(value.value) + " (from " +
+                                   value.source + "): " + *problem,
+                               "safe-value:" + field};
+        return result;
+      }
+    }
+  }
+
+  const std::string app_prompt = policy.prompts_dir + "/" + result.app + "_system-prompt.md";
+  const std::string default_prompt = policy.prompts_dir + "/default_system-prompt.md";
+  if (const auto given = inputs.given.find("systemPromptPath"); given != inputs.given.end()) {
+    if (!given->second.empty()) {
+      if (const auto problem = github::check_path_inside(given->second, policy.prompts_dir)) {
+        result.denial = Denial{"Error: Invalid systemPromptPath " + shown(given->second) + ": " +
+                                   *problem,
+                               "safe-value:systemPromptPath"};
+        return result;
+      }
+      if (!prompts.exists(given->second)) {
+        result.denial = Denial{"Error: System prompt not found at " + given->second, "system-prompt"};
+        return result;
+      }
+      result.values.emplace_back("systemPromptPath", Sourced{given->second, inputs.given_source});
+    }
+  } else if (prompts.exists(app_prompt)) {
+    result.values.emplace_back("systemPromptPath", Sourced{app_prompt, "prompts:" + result.app});
+    result.to_fill.emplace_back("systemPromptPath");
+  } else if (prompts.exists(default_prompt)) {
+    result.values.emplace_back("systemPromptPath", Sourced{default_prompt, "prompts:default"});
+    result.to_fill.emplace_back("systemPromptPath");
+  } else {
+    result.denial = Denial{
+        "Error: System prompt not found at " + app_prompt + " or " + default_prompt, "system-prompt"};
+  }
+  return result;
+}
+
+}  // namespace coderun::decision

@@ -1,0 +1,86 @@
+#include "github/event_parser.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "util/json_text.h"
+
+namespace coderun::github {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool is_blank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+const nlohmann::json* envelope_headers(const nlohmann::json& event) {
+  for (const char* key : {"headers", "header"}) {
+    const auto it = event.find(key);
+    if (it != event.end() && it->is_object()) return &*it;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<std::string> envelope_header(const nlohmann::json& headers, std::string_view name) {
+  for (const auto& [key, value] : headers.items()) {
+    if (!iequals(key, name)) continue;
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_array() && !value.empty() && value.front().is_string()) {
+      return value.front().get<std::string>();
+    }
+  }
+  return std::nullopt;
+}
+
+ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limits) {
+  ParsedEvent parsed;
+  if (is_blank(text)) return parsed;
+  if (text.size() > limits.max_bytes) {
+    parsed.problem = "event is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                     std::to_string(limits.max_bytes) + "; ignored";
+    return parsed;
+  }
+  auto document = util::parse_untrusted_json(text, limits.max_depth);
+  if (!document.value) {
+    parsed.problem = "event is not valid JSON (" + document.error + "); ignored";
+    return parsed;
+  }
+  nlohmann::json& event = *document.value;
+  if (!event.is_object()) {
+    parsed.problem = std::string("event is a JSON ") + event.type_name() + ", not an object; ignored";
+    return parsed;
+  }
+  const nlohmann::json* headers = envelope_headers(event);
+  const auto body = event.find("body");
+  if (headers != nullptr && body != event.end()) {
+    parsed.envelope = true;
+    parsed.event_type = envelope_header(*headers, "X-GitHub-Event").value_or("");
+    if (body->is_object()) {
+      parsed.body = std::move(*body);
+    } else if (body->is_string()) {
+      // Some sensors pass the body as a JSON string rather than an object.
+      auto inner = util::parse_untrusted_json(body->get_ref<const std::string&>(), limits.max_depth);
+      if (inner.value && inner.value->is_object()) {
+        parsed.body = std::move(*inner.value);
+      } else {
+        parsed.problem = "event envelope's body is not a JSON object; ignored";
+      }
+    } else {
+      parsed.problem = "event envelope's body is not a JSON object; ignored";
+    }
+    return parsed;
+  }
+  parsed.body = std::move(event);
+  return parsed;
+}
+
+}  // namespace coderun::github
