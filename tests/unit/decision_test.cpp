@@ -298,3 +298,45 @@ TEST_CASE("parameter values of other JSON types") {
   CHECK_THAT(decision.response.warnings.at(0), Catch::Contains("issueNumber is a object"));
   CHECK(decision.resolution.find("issueNumber") == nullptr);
 }
+
+TEST_CASE("a served Workflow gets the four volumes and the gh-token plumbing in podSpecPatch") {
+  const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  const json result = apply_patch(workflow, mutate(workflow));
+  CHECK(result["spec"]["volumes"].size() == 4);
+  const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
+  CHECK(pod["initContainers"][0]["name"] == "gh-token");
+  CHECK(pod["initContainers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "github-app-rex");
+  CHECK(pod["containers"][0]["name"] == "main");
+  CHECK(pod["containers"][0]["volumeMounts"].size() == 4);
+}
+
+TEST_CASE("a podSpecPatch the user wrote (YAML) is merged into, never replaced") {
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"]["podSpecPatch"] =
+      "containers:\n  - name: main\n    resources:\n      limits:\n        memory: \"{{workflow.parameters.mem-limit}}\"\n";
+  workflow["spec"]["volumes"] = json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "x"}}}}});
+  const auto decision = mutate(workflow);
+  const json result = apply_patch(workflow, decision);
+  const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
+  CHECK(pod["containers"][0]["resources"]["limits"]["memory"] == "{{workflow.parameters.mem-limit}}");
+  CHECK(pod["containers"][0]["volumeMounts"].size() == 4);
+  CHECK(pod["initContainers"][0]["name"] == "gh-token");
+  CHECK(result["spec"]["volumes"].size() == 4);
+  CHECK(result["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "x");
+  CHECK(mutate(result).response.patch.empty());
+}
+
+TEST_CASE("a podSpecPatch that cannot be read is left alone with a warning") {
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"]["podSpecPatch"] = "containers: [unclosed";
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(apply_patch(workflow, decision)["spec"]["podSpecPatch"] == "containers: [unclosed");
+  CHECK_THAT(decision.response.warnings.back(), Catch::Contains("podSpecPatch could not be read"));
+}
+
+TEST_CASE("a Workflow's taskRef must stay relative") {
+  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"taskRef", "/etc/shadow"}})));
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.rule == "safe-value:taskRef");
+}

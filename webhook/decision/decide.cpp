@@ -1,9 +1,11 @@
 #include "decision/decide.h"
 
+#include "decision/agent_run_mutation.h"
 #include "decision/json_patch_builder.h"
 #include "decision/metadata_mutation.h"
 #include "decision/run_inputs.h"
 #include "decision/workflow_mutation.h"
+#include "schemas/embedded_schemas.h"
 #include "util/json_text.h"
 
 namespace coderun::decision {
@@ -15,6 +17,16 @@ std::string sources_text(const RunResolution& resolution) {
     text += (text.empty() ? "" : ",") + field + "=" + value.source;
   }
   return text;
+}
+
+// The final CodeRun/DocsRun against policy/coderun.schema.json or docsrun.schema.json.
+std::optional<Denial> schema_denial(const nlohmann::json& object, RunKind kind) {
+  const auto& schema = kind == RunKind::kDocsRun ? schemas::docsrun() : schemas::coderun();
+  const auto violations = schema.validate(object);
+  if (violations.empty()) return std::nullopt;
+  return Denial{"Error: " + std::string(to_string(kind)) + " is invalid at " + violations.front().path +
+                    ": " + violations.front().rule,
+                "schema"};
 }
 
 Decision ignored(const admission::Request& request) {
@@ -55,9 +67,24 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     return decision;
   }
 
-  const RunInputs inputs = workflow_inputs(object);
+  const RunInputs inputs = *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
   decision.resolution = resolve_run(inputs, policy, prompts);
-  const RunResolution& resolution = decision.resolution;
+  RunResolution& resolution = decision.resolution;
+
+  // Build the patch first: an agent run is checked against its schema as it will be stored.
+  JsonPatchBuilder patch;
+  if (!resolution.denial && phase == Phase::kMutate) {
+    if (*kind == RunKind::kWorkflow) {
+      add_workflow_parameters(patch, object, resolution);
+      add_workflow_pod_plumbing(patch, object, resolution, policy, resolution.warnings);
+    } else {
+      add_agent_run_spec(patch, object, resolution, policy, *kind);
+    }
+    add_metadata(patch, object, resolution);
+  }
+  if (!resolution.denial && *kind != RunKind::kWorkflow) {
+    resolution.denial = schema_denial(patch.empty() ? object : object.patch(patch.operations()), *kind);
+  }
 
   admission::Response& response = decision.response;
   response.uid = request.uid;
@@ -83,9 +110,6 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     response.audit_annotations["decision"] = "allowed";
     return decision;
   }
-  JsonPatchBuilder patch;
-  add_workflow_parameters(patch, object, resolution);
-  add_metadata(patch, object, resolution);
   decision.outcome = patch.empty() ? "unchanged" : "mutated";
   response.audit_annotations["decision"] = decision.outcome;
   response.patch = patch.take();

@@ -66,6 +66,8 @@ RunInputs workflow_inputs(const json& workflow) {
       } else if (value_it != parameter.end() && value_it->is_object()) {
         inputs.event_object = *value_it;  // written as YAML mapping rather than a JSON string
       }
+    } else if (name == "taskRef") {
+      if (value && !value->empty()) inputs.relative_paths["taskRef"] = *value;
     } else if (is_field(name)) {
       const bool set_otherwise = parameter.contains("valueFrom") ||
                                  (value_it != parameter.end() && !value_it->is_null() && !value);

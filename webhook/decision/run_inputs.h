@@ -22,6 +22,8 @@ struct RunInputs {
   std::map<std::string, std::string> given;  // field -> non-empty value the user set
   std::string given_source = "parameter";    // how a user-set value is named in sources
   std::vector<std::string> warnings;         // inputs that were ignored, and why
+  // Paths the user set that must stay relative and inside their directory (taskRef, ...).
+  std::map<std::string, std::string> relative_paths;
 };
 
 // Reads spec.arguments.parameters of an Argo Workflow. A parameter with valueFrom counts as set.

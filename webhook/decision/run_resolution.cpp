@@ -201,6 +201,14 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
     }
   }
 
+  for (const auto& [name, path] : inputs.relative_paths) {
+    if (const auto problem = github::check_relative_path(path)) {
+      result.denial = Denial{"Error: Invalid " + name + " " + shown(path) + ": " + *problem,
+                             "safe-value:" + name};
+      return result;
+    }
+  }
+
   const std::string app_prompt = policy.prompts_dir + "/" + result.app + "_system-prompt.md";
   const std::string default_prompt = policy.prompts_dir + "/default_system-prompt.md";
   if (const auto given = inputs.given.find("systemPromptPath"); given != inputs.given.end()) {

@@ -1,6 +1,13 @@
 #include "decision/workflow_mutation.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <string>
+
+#include "decision/pod_plumbing.h"
+#include "util/json_text.h"
+#include "util/yaml_json.h"
 
 namespace coderun::decision {
 
@@ -41,6 +48,66 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
     patch.add("/spec/arguments/parameters", appended);
   } else {
     for (auto& parameter : appended) patch.add("/spec/arguments/parameters/-", std::move(parameter));
+  }
+}
+
+namespace {
+
+// podSpecPatch is a string holding JSON or YAML.
+std::optional<nlohmann::json> read_pod_spec_patch(const std::string& text) {
+  auto parsed = util::parse_untrusted_json(text, 64);
+  if (parsed.value) return parsed.value;
+  try {
+    return util::yaml_to_json(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Adds the initContainer and the main container's mounts; returns whether anything was added.
+bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resolution,
+                        const policy::Policy& policy) {
+  bool added = merge_missing_by_name(pod_patch["initContainers"],
+                                     {token_init_container(policy, resolution.app)});
+  nlohmann::json& containers = pod_patch["containers"];
+  if (containers.is_null()) containers = nlohmann::json::array();
+  if (!containers.is_array()) return added;
+  auto main = std::find_if(containers.begin(), containers.end(), [](const nlohmann::json& c) {
+    return c.is_object() && c.value("name", nlohmann::json()) == "main";
+  });
+  if (main == containers.end()) {
+    containers.push_back({{"name", "main"}, {"volumeMounts", run_volume_mounts(policy)}});
+    return true;
+  }
+  return merge_missing_by_name((*main)["volumeMounts"], run_volume_mounts(policy), "mountPath") || added;
+}
+
+}  // namespace
+
+void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
+                               const RunResolution& resolution, const policy::Policy& policy,
+                               std::vector<std::string>& warnings) {
+  const nlohmann::json* spec = member(&workflow, "spec");
+  if (spec == nullptr) return;  // a served Workflow has a spec (its template or arguments)
+  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", run_volumes(policy));
+
+  const nlohmann::json* existing = member(spec, "podSpecPatch");
+  if (existing == nullptr || existing->is_null() ||
+      (existing->is_string() && existing->get_ref<const std::string&>().empty())) {
+    nlohmann::json pod_patch = nlohmann::json::object();
+    merge_pod_plumbing(pod_patch, resolution, policy);
+    patch.add("/spec/podSpecPatch", util::dump_json(pod_patch));
+    return;
+  }
+  std::optional<nlohmann::json> pod_patch;
+  if (existing->is_string()) pod_patch = read_pod_spec_patch(existing->get_ref<const std::string&>());
+  if (!pod_patch || !pod_patch->is_object()) {
+    warnings.push_back("spec.podSpecPatch could not be read as a JSON or YAML object; the gh-token "
+                       "initContainer and volume mounts were not added to it");
+    return;
+  }
+  if (merge_pod_plumbing(*pod_patch, resolution, policy)) {
+    patch.replace("/spec/podSpecPatch", util::dump_json(*pod_patch));
   }
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "decision/json_patch_builder.h"
 #include "decision/run_resolution.h"
@@ -11,5 +13,13 @@ namespace coderun::decision {
 // where the parameter is absent or empty.
 void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& workflow,
                              const RunResolution& resolution);
+
+// The same pod plumbing as a CodeRun, at workflow level: the four volumes in spec.volumes, and
+// the gh-token initContainer and the mounts of the main container in spec.podSpecPatch (Argo
+// applies it to every pod), merged into a podSpecPatch the user wrote, never replacing it.
+// A podSpecPatch that cannot be read is left alone with a warning.
+void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
+                               const RunResolution& resolution, const policy::Policy& policy,
+                               std::vector<std::string>& warnings);
 
 }  // namespace coderun::decision

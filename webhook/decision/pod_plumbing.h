@@ -1,0 +1,33 @@
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "decision/json_patch_builder.h"
+#include "policy/policy.h"
+
+namespace coderun::decision {
+
+// Small builders, one per injected piece (core/v1 shapes), from the policy.
+
+// initContainer gh-token: APP_ID and PRIVATE_KEY from secret github-app-<app>, writes the token
+// into the gh-token volume.
+nlohmann::json token_init_container(const policy::Policy& policy, std::string_view app);
+// workspace (emptyDir), controller-agents (ConfigMap), mcp-requirements (ConfigMap item),
+// gh-token (emptyDir).
+std::vector<nlohmann::json> run_volumes(const policy::Policy& policy);
+// Where the agent container sees them; mcp-requirements is a single file (subPath).
+std::vector<nlohmann::json> run_volume_mounts(const policy::Policy& policy);
+
+// Appends each item whose "name" is not in `existing` (nor, with also_key, whose value under
+// also_key is): never duplicates, never changes what is there. Adds the whole array when absent.
+void add_missing_by_name(JsonPatchBuilder& patch, const nlohmann::json* existing,
+                         const std::string& path, const std::vector<nlohmann::json>& items,
+                         const char* also_key = nullptr);
+
+// The same merge on a JSON value rather than a patch; returns whether anything was added.
+bool merge_missing_by_name(nlohmann::json& array, const std::vector<nlohmann::json>& items,
+                           const char* also_key = nullptr);
+
+}  // namespace coderun::decision
