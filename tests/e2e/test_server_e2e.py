@@ -225,6 +225,83 @@ class AdmissionOverTls(unittest.TestCase):
         self.assertEqual(line["decision"], "mutated")
 
 
+class PolicyReloadUnderLoad(unittest.TestCase):
+    def test_reload_changes_decisions_with_no_failed_request(self):
+        import shutil
+        import tempfile
+        import time
+        from harness import SOURCE_DIR
+        with tempfile.TemporaryDirectory() as tmp:
+            policy = os.path.join(tmp, "policy.yaml")
+            shutil.copy(os.path.join(SOURCE_DIR, "policy", "policy.yaml"), policy)
+
+            def write_policy(text):
+                with open(policy + ".new", "w") as f:
+                    f.write(text)
+                os.rename(policy + ".new", policy)  # as a ConfigMap update swaps files
+
+            with WebhookServer(policy=policy) as server:
+                context = ssl.create_default_context(cafile=server.ca)
+                body = json.dumps(__import__("harness").review(workflow([("github-app", "qa"), ("repoFullName", "a/b")])))
+                stop = threading.Event()
+                results, failures, per_client = [], [], []
+
+                def client():
+                    mine = []
+                    per_client.append(mine)
+                    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+                    while not stop.is_set():
+                        try:
+                            conn.request("POST", "/mutate", body, {"Content-Type": "application/json"})
+                            response = conn.getresponse()
+                            data = response.read()
+                            if response.status != 200:
+                                failures.append(response.status)
+                            else:
+                                allowed = json.loads(data)["response"]["allowed"]
+                                results.append((time.monotonic(), allowed))
+                                mine.append(allowed)
+                        except (OSError, http.client.HTTPException) as error:
+                            failures.append(repr(error))
+                            conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+                    conn.close()
+
+                threads = [threading.Thread(target=client) for _ in range(4)]
+                for t in threads:
+                    t.start()
+                try:
+                    time.sleep(0.5)
+                    write_policy("allowedApps: [rex, clippy]\n")
+                    changed_at = time.monotonic()
+                    deadline = changed_at + 10
+                    while time.monotonic() < deadline and not (results and results[-1][1] is False):
+                        time.sleep(0.1)
+                    time.sleep(0.3)
+                    # A bad policy keeps the last good one, and /readyz says so.
+                    write_policy("allowedApps: 12\n")
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline and "reload rejected" not in server.get("/readyz")[1]:
+                        time.sleep(0.1)
+                    time.sleep(0.3)
+                finally:
+                    stop.set()
+                    for t in threads:
+                        t.join()
+                self.assertEqual(failures, [])
+                self.assertTrue(results[0][1], "qa is allowed before the reload")
+                self.assertFalse(results[-1][1], "qa is denied after the reload, and still after the bad one")
+                for mine in per_client:  # each client's own sequence: allowed..., then denied...
+                    flips = sum(1 for a, b in zip(mine, mine[1:]) if a != b)
+                    self.assertEqual(flips, 1, "decisions change once, at the reload")
+                status, text = server.get("/readyz")
+                self.assertEqual(status, 200)
+                self.assertIn("reload rejected", text)
+                self.assertIn("$.allowedApps", text)
+                messages = [l["msg"] for l in server.log_lines()]
+                self.assertIn("policy reloaded", messages)
+                self.assertIn("policy reload rejected; keeping the last good policy", messages)
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_exits_zero(self):
         with WebhookServer() as server:
