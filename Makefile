@@ -5,8 +5,8 @@ JOBS ?= $(shell nproc)
 PORT ?= 8443
 CERTS ?= $(BUILD)/dev-certs
 APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
-  libspdlog-dev libyaml-cpp-dev catch2 openssl curl jq python3 python3-jsonpatch \
-  python3-jsonschema python3-yaml
+  libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev catch2 openssl curl jq python3 python3-jsonpatch \
+  python3-jsonschema python3-yaml python3-prometheus-client
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
 .PHONY: all deps build run test e2e unit clean certs

@@ -13,7 +13,8 @@ constexpr const char* kUsage = R"(coderun-webhook: admission webhook for Argo Wo
 Usage:
   coderun-webhook serve   --cert FILE --key FILE [--policy FILE] [--prompts-dir DIR]
                           [--addr 0.0.0.0] [--port 8443] [--threads 64] [--port-file FILE]
-                          [--log-level info]
+                          [--log-level info] [--metrics-addr 0.0.0.0] [--metrics-port 9090 (-1: off)]
+                          [--kubeconfig FILE] [--max-body-bytes N]
   coderun-webhook review  -f admissionreview.json|yaml [--validate] [--policy FILE] [--prompts-dir DIR]
   coderun-webhook mutate  -f workflow.yaml|json [--event event.json] [--policy FILE] [--prompts-dir DIR] [--json]
   coderun-webhook resolve -f event.json [--event-type TYPE]

@@ -9,15 +9,21 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/policy_flags.h"
+#include "kube/api_client.h"
+#include "kube/event_recorder.h"
+#include "kube/kube_config.h"
 #include "observability/json_log.h"
+#include "observability/metrics.h"
 #include "policy/policy_store.h"
 #include "policy/prompt_catalog.h"
 #include "server/admission_server.h"
 #include "server/certificate_store.h"
+#include "server/metrics_server.h"
 #include "service/webhook_service.h"
 
 namespace coderun::cli {
@@ -27,8 +33,11 @@ namespace {
 class ReloadLoop {
  public:
   ReloadLoop(policy::PolicyStore& policies, server::CertificateStore& certificates,
-             const observability::JsonLog& log)
-      : policies_(policies), certificates_(certificates), log_(log), thread_([this] { run(); }) {}
+             const observability::JsonLog& log, observability::Metrics& metrics)
+      : policies_(policies), certificates_(certificates), log_(log), metrics_(metrics), thread_([this] {
+          check_expiry();
+          run();
+        }) {}
   ~ReloadLoop() {
     {
       std::lock_guard lock(mutex_);
@@ -51,9 +60,11 @@ class ReloadLoop {
   void tick() {
     switch (policies_.reload_if_changed()) {
       case policy::PolicyStore::ReloadOutcome::kReloaded:
+        metrics_.policy_reload("success");
         log_.info("policy reloaded", {{"path", policies_.path()}});
         break;
       case policy::PolicyStore::ReloadOutcome::kRejected:
+        metrics_.policy_reload("rejected");
         log_.error("policy reload rejected; keeping the last good policy",
                    {{"path", policies_.path()}, {"error", policies_.last_error().value_or("")}});
         break;
@@ -62,19 +73,38 @@ class ReloadLoop {
     }
     switch (certificates_.reload_if_changed()) {
       case server::CertificateStore::ReloadOutcome::kReloaded:
+        metrics_.certificate_reload("success");
         log_.info("certificate reloaded", {{"subject", certificates_.subject()}});
+        last_expiry_warning_ = {};
         break;
       case server::CertificateStore::ReloadOutcome::kRejected:
+        metrics_.certificate_reload("rejected");
         log_.warn("certificate reload deferred", {{"error", certificates_.last_error().value_or("")}});
         break;
       case server::CertificateStore::ReloadOutcome::kUnchanged:
         break;
     }
+    check_expiry();
+  }
+
+  // Exposes notAfter, and warns (hourly) from 7 days before it.
+  void check_expiry() {
+    const auto not_after = certificates_.not_after();
+    metrics_.certificate_expiry(not_after);
+    const auto now = std::chrono::system_clock::now();
+    if (not_after - now > std::chrono::hours(24 * 7)) return;
+    if (now - last_expiry_warning_ < std::chrono::hours(1)) return;
+    last_expiry_warning_ = now;
+    log_.warn("serving certificate expires soon",
+              {{"subject", certificates_.subject()},
+               {"expires_in_hours", std::chrono::duration_cast<std::chrono::hours>(not_after - now).count()}});
   }
 
   policy::PolicyStore& policies_;
   server::CertificateStore& certificates_;
   const observability::JsonLog& log_;
+  observability::Metrics& metrics_;
+  std::chrono::system_clock::time_point last_expiry_warning_{};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -92,18 +122,26 @@ class SignalWatcher {
           sigaddset(&signals, SIGINT);
           int received = 0;
           sigwait(&signals, &received);
-          if (received == SIGUSR2) return;  // our own wake-up at normal exit
           log.info("shutting down: draining requests in flight", {{"signal", received}});
           server.stop();
         }) {}
   ~SignalWatcher() {
-    pthread_kill(thread_.native_handle(), SIGTERM);  // no-op if the thread already returned
+    // Wakes the watcher if serve() returned on its own; a no-op once the thread has returned.
+    pthread_kill(thread_.native_handle(), SIGTERM);
     thread_.join();
   }
 
  private:
   std::thread thread_;
 };
+
+// The reportingInstance of Events: POD_NAME from the downward API, else the host name.
+std::string pod_name() {
+  if (const char* name = std::getenv("POD_NAME"); name != nullptr && *name != '\0') return name;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return host;
+}
 
 void block_termination_signals() {
   sigset_t signals;
@@ -144,7 +182,27 @@ int serve_command(const std::vector<std::string>& flags) {
   }
   server::CertificateStore certificates(*cert, *key);
   const policy::FileSystemPromptCatalog prompts;
-  service::WebhookService service(*policies, prompts, log);
+  observability::Metrics metrics;
+
+  // Events: in-cluster, or --kubeconfig / $KUBECONFIG outside; without either, not posted.
+  std::unique_ptr<kube::ApiClient> api;
+  std::unique_ptr<kube::EventRecorder> events;
+  if (const auto kube_config = kube::KubeConfig::discover(args.get("kubeconfig"))) {
+    api = std::make_unique<kube::ApiClient>(*kube_config);
+    kube::EventRecorder::Options event_options;
+    event_options.reporting_instance = pod_name();
+    events = std::make_unique<kube::EventRecorder>(
+        kube::EventRecorder::over(*api), event_options, [&metrics](kube::EventRecorder::Outcome outcome) {
+          metrics.event(outcome == kube::EventRecorder::Outcome::kPosted   ? "posted"
+                        : outcome == kube::EventRecorder::Outcome::kFailed ? "failed"
+                                                                           : "dropped");
+        });
+    log.info("posting Kubernetes Events", {{"api_server", kube_config->host + ":" + std::to_string(kube_config->port)},
+                                           {"reporting_instance", event_options.reporting_instance}});
+  } else {
+    log.warn("no Kubernetes API configuration (in-cluster or --kubeconfig): Events are not posted");
+  }
+  service::WebhookService service(*policies, prompts, log, &metrics, events.get());
 
   server::ServerOptions options;
   options.address = args.get_or("addr", "0.0.0.0");
@@ -167,10 +225,22 @@ int serve_command(const std::vector<std::string>& flags) {
     }
     return readiness;
   };
+  endpoints.on_refused = [&metrics](const std::string& where, int status) {
+    metrics.bad_request(where == "/mutate" || where == "/validate" ? where : "other", status);
+  };
   server::AdmissionServer server(options, certificates, std::move(endpoints), log);
   const int port = server.bind();
   if (const auto port_file = args.get("port-file")) {
     std::ofstream(*port_file) << port << "\n";
+  }
+  std::unique_ptr<server::MetricsServer> metrics_server;
+  if (const long metrics_port = args.get_number("metrics-port", 9090); metrics_port >= 0) {
+    metrics_server = std::make_unique<server::MetricsServer>(args.get_or("metrics-addr", "0.0.0.0"),
+                                                             static_cast<int>(metrics_port),
+                                                             [&metrics] { return metrics.render(); });
+    const int bound = metrics_server->start();
+    if (const auto port_file = args.get("metrics-port-file")) std::ofstream(*port_file) << bound << "\n";
+    log.info("serving metrics", {{"port", bound}});
   }
   log.info("listening", {{"address", options.address},
                          {"port", port},
@@ -178,7 +248,7 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"prompts_dir", policies->current()->prompts_dir},
                          {"certificate", certificates.subject()}});
   {
-    const ReloadLoop reloads(*policies, certificates, log);
+    const ReloadLoop reloads(*policies, certificates, log, metrics);
     const SignalWatcher signals(server, log);
     server.serve();
   }

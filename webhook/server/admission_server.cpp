@@ -49,17 +49,21 @@ AdmissionServer::AdmissionServer(ServerOptions options, CertificateStore& certif
 
 AdmissionServer::~AdmissionServer() = default;
 
+void AdmissionServer::refused(const std::string& where, int status, const std::string& reason) const {
+  log_.warn("request refused", {{"path", where}, {"status", status}, {"reason", reason}});
+  if (endpoints_.on_refused) endpoints_.on_refused(where, status);
+}
+
 void AdmissionServer::install_routes() {
   const auto admission_route = [this](const AdmissionHandler& handler, const char* endpoint) {
     return [this, &handler, endpoint](const httplib::Request& req, httplib::Response& res) {
       if (!is_json_content_type(req.get_header_value("Content-Type"))) {
-        log_.warn("bad request", {{"endpoint", endpoint}, {"status", 415},
-                                  {"reason", "content type is not application/json"}});
+        refused(endpoint, 415, "content type is not application/json");
         return reply_error(res, 415, "Content-Type must be application/json");
       }
       const auto parsed = admission::parse_review(req.body, admission::ReviewLimits{});
       if (const auto* error = std::get_if<admission::ReviewError>(&parsed)) {
-        log_.warn("bad request", {{"endpoint", endpoint}, {"status", 400}, {"reason", error->message}});
+        refused(endpoint, 400, error->message);
         return reply_error(res, 400, "invalid AdmissionReview: " + error->message);
       }
       const auto& request = std::get<admission::Request>(parsed);
@@ -74,9 +78,10 @@ void AdmissionServer::install_routes() {
       res.set_content(admission::encode_review(response, request.review_api_version), "application/json");
     };
   };
-  http_->Post("/mutate", admission_route(endpoints_.mutate, "mutate"));
-  http_->Post("/validate", admission_route(endpoints_.validate, "validate"));
-  const auto method_not_allowed = [](const httplib::Request&, httplib::Response& res) {
+  http_->Post("/mutate", admission_route(endpoints_.mutate, "/mutate"));
+  http_->Post("/validate", admission_route(endpoints_.validate, "/validate"));
+  const auto method_not_allowed = [this](const httplib::Request& req, httplib::Response& res) {
+    refused(req.path, 405, "method " + req.method);
     res.set_header("Allow", "POST");
     reply_error(res, 405, "method not allowed: use POST");
   };
@@ -94,7 +99,8 @@ void AdmissionServer::install_routes() {
                         (readiness.detail.empty() ? std::string() : ": " + readiness.detail) + "\n",
                     "text/plain");
   });
-  http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 || res.status == 413) refused(req.path, res.status, "");
     if (!res.body.empty()) return;
     switch (res.status) {
       case 404: return reply_error(res, 404, "no such endpoint: " + req.path);

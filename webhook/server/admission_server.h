@@ -38,6 +38,8 @@ struct Endpoints {
   AdmissionHandler mutate;
   AdmissionHandler validate;
   std::function<Readiness()> readiness;
+  // Told of every request refused before a decision (endpoint or path, HTTP status).
+  std::function<void(const std::string&, int)> on_refused;
 };
 
 // HTTPS transport for AdmissionReviews: decodes, calls a handler, encodes. Knows nothing of
@@ -56,6 +58,7 @@ class AdmissionServer {
 
  private:
   void install_routes();
+  void refused(const std::string& where, int status, const std::string& reason) const;
 
   ServerOptions options_;
   Endpoints endpoints_;

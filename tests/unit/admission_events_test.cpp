@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include "decision/decide.h"
+#include "service/admission_events.h"
+#include "test_support.h"
+
+using coderun::decision::decide;
+using coderun::decision::Phase;
+using coderun::service::events_for;
+using coderun::testing::create_request;
+using coderun::testing::FakePrompts;
+using coderun::testing::read_event_fixture;
+using coderun::testing::workflow_with;
+using nlohmann::json;
+
+namespace {
+const coderun::policy::Policy kPolicy{};
+const FakePrompts kPrompts({"/etc/agents/default_system-prompt.md"});
+
+json params(const std::string& app, const std::string& event) {
+  return json::array({{{"name", "github-app"}, {"value", app}}, {{"name", "event"}, {"value", event}}});
+}
+}  // namespace
+
+TEST_CASE("the validating pass reports what the mutating pass filled, on the final name") {
+  const json workflow = workflow_with(params("rex", read_event_fixture("pull_request.opened").dump()));
+  const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
+  CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());  // no name yet
+
+  json stored = workflow.patch(mutated.response.patch);
+  stored["metadata"]["name"] = "coderun-x7k2p";  // given by the API server between the passes
+  auto request = create_request(stored);
+  request.name = "coderun-x7k2p";
+  const auto validated = decide(request, kPolicy, kPrompts, Phase::kValidate);
+  const auto events = events_for(request, validated, Phase::kValidate);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].reason == "Mutated");
+  CHECK(events[0].type == "Normal");
+  CHECK(events[0].regarding.name == "coderun-x7k2p");
+  CHECK(events[0].regarding.kind == "Workflow");
+  CHECK(events[0].regarding.api_version == "argoproj.io/v1alpha1");
+  CHECK(events[0].regarding.namespace_name == "argo");
+  CHECK_THAT(events[0].note, Catch::StartsWith("filled owner=Codertocat (event:.repository.owner.login)") &&
+                                 Catch::Contains("ref=changes (event:.pull_request.head.ref)") &&
+                                 !Catch::Contains("github-app"));
+}
+
+TEST_CASE("a denial on the mutating pass is reported against the generateName") {
+  const json workflow = workflow_with(params("nobody", "{}"));
+  const auto decision = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
+  const auto events = events_for(create_request(workflow), decision, Phase::kMutate);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].reason == "Denied");
+  CHECK(events[0].type == "Warning");
+  CHECK(events[0].regarding.name == "coderun-");
+  CHECK_THAT(events[0].note, Catch::StartsWith("Error: Invalid github-app 'nobody'"));
+}
+
+TEST_CASE("a malformed event is reported once, by the final pass") {
+  json workflow = workflow_with(params("rex", "{oops"));
+  workflow["spec"]["arguments"]["parameters"].push_back({{"name", "repoFullName"}, {"value", "a/b"}});
+  const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
+  CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());
+  const json stored = workflow.patch(mutated.response.patch);
+  const auto validated = decide(create_request(stored), kPolicy, kPrompts, Phase::kValidate);
+  const auto events = events_for(create_request(stored), validated, Phase::kValidate);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].reason == "EventParseFailed");
+  CHECK(events[1].reason == "Mutated");
+}
+
+TEST_CASE("objects the webhook does not serve get no Events") {
+  json workflow = workflow_with(json::array());
+  workflow["spec"]["workflowTemplateRef"]["name"] = "other";
+  const auto decision = decide(create_request(workflow), kPolicy, kPrompts, Phase::kValidate);
+  CHECK(events_for(create_request(workflow), decision, Phase::kValidate).empty());
+}

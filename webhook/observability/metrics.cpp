@@ -1,0 +1,108 @@
+#include "observability/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace coderun::observability {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+
+std::string text(std::string_view value) { return std::string(value); }
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(BuildCounter()
+                    .Name("coderun_webhook_admission_requests_total")
+                    .Help("Admission requests by endpoint, kind, GitHub App and decision")
+                    .Register(*registry_)),
+      bad_requests_(BuildCounter()
+                        .Name("coderun_webhook_bad_requests_total")
+                        .Help("Requests refused before a decision (HTTP 4xx), by endpoint and status")
+                        .Register(*registry_)),
+      latency_(BuildHistogram()
+                   .Name("coderun_webhook_admission_duration_seconds")
+                   .Help("Time to decide an admission request, by endpoint")
+                   .Register(*registry_)),
+      in_flight_(BuildGauge()
+                     .Name("coderun_webhook_requests_in_flight")
+                     .Help("Admission requests being decided")
+                     .Register(*registry_)
+                     .Add({})),
+      resolved_(BuildCounter()
+                    .Name("coderun_webhook_values_resolved_total")
+                    .Help("Values a run ended up with, by field and source (event, parameter, default, prompts)")
+                    .Register(*registry_)),
+      events_(BuildCounter()
+                  .Name("coderun_webhook_kube_events_total")
+                  .Help("Kubernetes Events by outcome (posted, failed, dropped)")
+                  .Register(*registry_)),
+      policy_reloads_(BuildCounter()
+                          .Name("coderun_webhook_policy_reloads_total")
+                          .Help("Policy file reloads by result (success, rejected)")
+                          .Register(*registry_)),
+      certificate_reloads_(BuildCounter()
+                               .Name("coderun_webhook_certificate_reloads_total")
+                               .Help("Serving certificate reloads by result (success, rejected)")
+                               .Register(*registry_)),
+      certificate_expiry_(BuildGauge()
+                              .Name("coderun_webhook_certificate_expiry_timestamp_seconds")
+                              .Help("notAfter of the serving certificate, as a Unix time")
+                              .Register(*registry_)
+                              .Add({})) {
+  for (const char* outcome : {"posted", "failed", "dropped"}) events_.Add({{"outcome", outcome}});
+  for (const char* result : {"success", "rejected"}) {
+    policy_reloads_.Add({{"result", result}});
+    certificate_reloads_.Add({{"result", result}});
+  }
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::admission(std::string_view endpoint, std::string_view kind, std::string_view app,
+                        std::string_view decision, std::chrono::duration<double> latency) {
+  requests_.Add({{"endpoint", text(endpoint)}, {"kind", text(kind)}, {"app", text(app)}, {"decision", text(decision)}})
+      .Increment();
+  latency_.Add({{"endpoint", text(endpoint)}}, kLatencyBuckets).Observe(latency.count());
+}
+
+void Metrics::bad_request(std::string_view endpoint, int status) {
+  bad_requests_.Add({{"endpoint", text(endpoint)}, {"code", std::to_string(status)}}).Increment();
+}
+
+void Metrics::value_resolved(std::string_view field, std::string_view source) {
+  resolved_.Add({{"field", text(field)}, {"source", text(source)}}).Increment();
+}
+
+void Metrics::event(std::string_view outcome) { events_.Add({{"outcome", text(outcome)}}).Increment(); }
+
+void Metrics::policy_reload(std::string_view result) { policy_reloads_.Add({{"result", text(result)}}).Increment(); }
+
+void Metrics::certificate_reload(std::string_view result) {
+  certificate_reloads_.Add({{"result", text(result)}}).Increment();
+}
+
+void Metrics::certificate_expiry(std::chrono::system_clock::time_point not_after) {
+  certificate_expiry_.Set(static_cast<double>(
+      std::chrono::duration_cast<std::chrono::seconds>(not_after.time_since_epoch()).count()));
+}
+
+Metrics::InFlight::InFlight(Metrics& metrics) : gauge_(metrics.in_flight_) { gauge_.Increment(); }
+Metrics::InFlight::~InFlight() { gauge_.Decrement(); }
+
+std::string Metrics::render() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace coderun::observability

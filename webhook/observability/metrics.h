@@ -1,0 +1,61 @@
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+class Gauge;
+template <typename T>
+class Family;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace coderun::observability {
+
+// The webhook's Prometheus metrics (prometheus-cpp registry, text format 0.0.4). Label values
+// that come from users (the github-app) are bounded by the caller to the policy's list.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  void admission(std::string_view endpoint, std::string_view kind, std::string_view app,
+                 std::string_view decision, std::chrono::duration<double> latency);
+  void bad_request(std::string_view endpoint, int status);
+  // field: owner, ref...; source: event, parameter, default, prompts.
+  void value_resolved(std::string_view field, std::string_view source);
+  void event(std::string_view outcome);  // posted, failed, dropped
+  void policy_reload(std::string_view result);  // success, rejected
+  void certificate_reload(std::string_view result);
+  void certificate_expiry(std::chrono::system_clock::time_point not_after);
+
+  // Counts a request in flight for as long as it lives.
+  class InFlight {
+   public:
+    explicit InFlight(Metrics& metrics);
+    ~InFlight();
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+   private:
+    prometheus::Gauge& gauge_;
+  };
+  std::string render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& bad_requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Family<prometheus::Counter>& resolved_;
+  prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Family<prometheus::Counter>& certificate_reloads_;
+  prometheus::Gauge& certificate_expiry_;
+};
+
+}  // namespace coderun::observability
