@@ -1,6 +1,6 @@
 """What the webhook writes is valid for the API server: mutated Workflows against the Argo
 Workflow CRD (../shared/fixtures/argo/crds/full), mutated CodeRuns and DocsRuns against the CRDs
-in manifests/crds, checked with python3-jsonschema."""
+in manifests/base/crds, checked with python3-jsonschema."""
 import json
 import os
 import subprocess

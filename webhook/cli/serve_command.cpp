@@ -111,24 +111,40 @@ class ReloadLoop {
   std::thread thread_;
 };
 
-// Waits for SIGTERM or SIGINT (blocked in every thread, received here only) and stops the server.
+// Waits for SIGTERM or SIGINT (blocked in every thread, received here only). Then: readiness
+// turns false, the server keeps serving for the shutdown delay (endpoints are being updated and
+// the API server may still send requests here), stops accepting, and serve() returns once the
+// requests in flight are answered. A second signal skips the delay.
 class SignalWatcher {
  public:
-  SignalWatcher(server::AdmissionServer& server, const observability::JsonLog& log)
-      : thread_([&server, &log] {
-          sigset_t signals;
-          sigemptyset(&signals);
-          sigaddset(&signals, SIGTERM);
-          sigaddset(&signals, SIGINT);
+  SignalWatcher(server::AdmissionServer& server, const observability::JsonLog& log,
+                std::chrono::seconds delay, std::atomic<bool>& shutting_down)
+      : thread_([&server, &log, delay, &shutting_down] {
+          const sigset_t signals = termination_signals();
           int received = 0;
           sigwait(&signals, &received);
-          log.info("shutting down: draining requests in flight", {{"signal", received}});
+          shutting_down = true;
+          log.info("shutting down: not ready; serving during the shutdown delay",
+                   {{"signal", received}, {"delay_s", delay.count()}});
+          if (delay.count() > 0) {
+            const timespec timeout{static_cast<time_t>(delay.count()), 0};
+            sigtimedwait(&signals, nullptr, &timeout);  // a second signal ends the delay
+          }
+          log.info("draining requests in flight");
           server.stop();
         }) {}
   ~SignalWatcher() {
     // Wakes the watcher if serve() returned on its own; a no-op once the thread has returned.
     pthread_kill(thread_.native_handle(), SIGTERM);
     thread_.join();
+  }
+
+  static sigset_t termination_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    return signals;
   }
 
  private:
@@ -144,10 +160,7 @@ std::string pod_name() {
 }
 
 void block_termination_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = SignalWatcher::termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client closing mid-write must not kill the process
 }
@@ -216,8 +229,10 @@ int serve_command(const std::vector<std::string>& flags) {
   endpoints.validate = [&service](const admission::Request& request) {
     return service.handle(request, decision::Phase::kValidate);
   };
-  endpoints.readiness = [&policies] {
+  std::atomic<bool> shutting_down{false};
+  endpoints.readiness = [&policies, &shutting_down] {
     server::Readiness readiness;
+    if (shutting_down) return server::Readiness{false, "shutting down"};
     if (const auto error = policies->last_error()) {
       // Still ready: every replica reads the same ConfigMap, so failing readiness here would take
       // them all out at once and, with failurePolicy Fail, block every submission.
@@ -249,7 +264,8 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"certificate", certificates.subject()}});
   {
     const ReloadLoop reloads(*policies, certificates, log, metrics);
-    const SignalWatcher signals(server, log);
+    const SignalWatcher signals(server, log, std::chrono::seconds(args.get_number("shutdown-delay", 0)),
+                                shutting_down);
     server.serve();
   }
   log.info("stopped");

@@ -1,0 +1,248 @@
+"""Deployable: rendered manifests against the Kubernetes JSON schemas (../shared/fixtures/
+k8s-json-schema) and the WorkflowTemplates against the Argo CRD; certificates from certs/ checked
+with openssl; a certificate rotation while a client keeps sending requests."""
+import base64
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import jsonschema
+import yaml
+
+from harness import FIXTURES_DIR, SOURCE_DIR, WebhookServer, make_certs, review, workflow
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+K8S_SCHEMAS = os.path.join(FIXTURES_DIR, "k8s-json-schema", "v1.34.0-standalone")
+SCHEMA_FILE = {
+    "ClusterRole": "clusterrole-rbac-v1.json", "ClusterRoleBinding": "clusterrolebinding-rbac-v1.json",
+    "ConfigMap": "configmap-v1.json", "Deployment": "deployment-apps-v1.json",
+    "MutatingWebhookConfiguration": "mutatingwebhookconfiguration-admissionregistration-v1.json",
+    "ValidatingWebhookConfiguration": "validatingwebhookconfiguration-admissionregistration-v1.json",
+    "NetworkPolicy": "networkpolicy-networking-v1.json", "PodDisruptionBudget": "poddisruptionbudget-policy-v1.json",
+    "Role": "role-rbac-v1.json", "RoleBinding": "rolebinding-rbac-v1.json", "Secret": "secret-v1.json",
+    "Service": "service-v1.json", "ServiceAccount": "serviceaccount-v1.json",
+}
+# No schema in the fixtures for these: checked for their essentials below instead.
+WITHOUT_SCHEMA = {"Namespace", "CustomResourceDefinition", "Issuer", "Certificate"}
+MANIFESTS = os.path.join(SOURCE_DIR, "manifests")
+KUBECTL = shutil.which("kubectl")
+
+
+def render(directory):
+    out = subprocess.run([KUBECTL, "kustomize", directory], capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.load_all(out, Loader=Loader) if d]
+
+
+def raw_documents(directory):
+    """The base's files as written (no kustomize): what a fallback without kubectl can check."""
+    docs = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".yaml") and name != "kustomization.yaml":
+            with open(os.path.join(directory, name)) as f:
+                docs += [d for d in yaml.load_all(f, Loader=Loader) if d]
+    return docs
+
+
+def schema_for(kind):
+    with open(os.path.join(K8S_SCHEMAS, SCHEMA_FILE[kind])) as f:
+        return json.load(f)
+
+
+def crd_schema(path):
+    with open(path) as f:
+        return yaml.load(f, Loader=Loader)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+class Manifests(unittest.TestCase):
+    def check_documents(self, docs):
+        self.assertTrue(docs)
+        workflow_template_schema = crd_schema(os.path.join(FIXTURES_DIR, "argo", "crds", "full", "argoproj.io_workflowtemplates.yaml"))
+        for doc in docs:
+            kind = doc["kind"]
+            with self.subTest(kind=kind, name=doc["metadata"]["name"]):
+                if kind == "WorkflowTemplate":
+                    schema = workflow_template_schema
+                elif kind in WITHOUT_SCHEMA:
+                    self.assertIn("apiVersion", doc)
+                    continue
+                else:
+                    schema = schema_for(kind)
+                validator = jsonschema.Draft7Validator(schema)
+                errors = [("/".join(map(str, e.path)), e.message[:160]) for e in validator.iter_errors(doc)]
+                self.assertEqual(errors, [])
+
+    def test_the_base_files_as_written(self):
+        self.check_documents(raw_documents(os.path.join(MANIFESTS, "base")))
+        self.check_documents(raw_documents(os.path.join(MANIFESTS, "workflowtemplates")))
+
+    def test_the_policy_configmap_is_the_policy_file(self):
+        docs = raw_documents(os.path.join(MANIFESTS, "base"))
+        config_map = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "coderun-webhook-policy")
+        with open(os.path.join(SOURCE_DIR, "policy", "policy.yaml")) as f:
+            self.assertEqual(config_map["data"]["policy.yaml"], f.read())
+
+    def test_webhook_configurations(self):
+        docs = {d["kind"]: d for d in raw_documents(os.path.join(MANIFESTS, "base"))}
+        for kind, path in (("MutatingWebhookConfiguration", "/mutate"), ("ValidatingWebhookConfiguration", "/validate")):
+            for hook in docs[kind]["webhooks"]:
+                with self.subTest(kind=kind, hook=hook["name"]):
+                    self.assertEqual(hook["admissionReviewVersions"], ["v1"])
+                    self.assertEqual([op for r in hook["rules"] for op in r["operations"]], ["CREATE"])
+                    self.assertEqual(hook["sideEffects"], "NoneOnDryRun")
+                    self.assertEqual(hook["timeoutSeconds"], 5)
+                    self.assertEqual(hook["failurePolicy"], "Fail")
+                    self.assertEqual(hook["clientConfig"]["service"]["path"], path)
+                    excluded = hook["namespaceSelector"]["matchExpressions"][0]
+                    self.assertEqual((excluded["operator"], set(excluded["values"])), ("NotIn", {"kube-system", "coderun-webhook"}))
+                    if kind == "MutatingWebhookConfiguration":
+                        self.assertEqual(hook["reinvocationPolicy"], "IfNeeded")
+                    if hook["rules"][0]["resources"] == ["workflows"]:
+                        expression = hook["matchConditions"][0]["expression"]
+                        for text in ("coderun-template", "docsrun-template", "github-app"):
+                            self.assertIn(text, expression)
+
+    def test_deployment_rbac_and_disruption(self):
+        docs = raw_documents(os.path.join(MANIFESTS, "base"))
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        self.assertEqual(deployment["spec"]["replicas"], 2)
+        pod = deployment["spec"]["template"]["spec"]
+        self.assertTrue(pod["topologySpreadConstraints"] and pod["affinity"]["podAntiAffinity"])
+        self.assertEqual(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault")
+        container = pod["containers"][0]
+        security = container["securityContext"]
+        self.assertEqual((security["readOnlyRootFilesystem"], security["runAsNonRoot"], security["allowPrivilegeEscalation"],
+                          security["capabilities"]["drop"]), (True, True, False, ["ALL"]))
+        self.assertEqual(container["readinessProbe"]["httpGet"]["path"], "/readyz")
+        self.assertEqual(container["livenessProbe"]["httpGet"]["path"], "/healthz")
+        self.assertIn("limits", container["resources"])
+        rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
+        self.assertEqual(rules, [{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}])
+        self.assertEqual(next(d for d in docs if d["kind"] == "PodDisruptionBudget")["spec"]["minAvailable"], 1)
+        service = next(d for d in docs if d["kind"] == "Service")
+        self.assertEqual(service["spec"]["ports"][0]["port"], 443)
+
+    @unittest.skipUnless(KUBECTL, "kubectl is not installed: rendering with kustomize is not checked (the raw files are)")
+    def test_rendered_base_and_overlays(self):
+        self.check_documents(render(MANIFESTS))
+        self.check_documents(render(os.path.join(MANIFESTS, "overlays", "cert-manager")))
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "manifests")
+            shutil.copytree(MANIFESTS, copy)
+            certs = os.path.join(copy, "overlays", "self-signed", "certs")
+            subprocess.run([os.path.join(SOURCE_DIR, "certs", "make-certs.sh"), "--out", certs,
+                            "--ca-bundle-patch", os.path.join(certs, "ca-bundle.yaml")], check=True, stdout=subprocess.DEVNULL)
+            docs = render(os.path.join(copy, "overlays", "self-signed"))
+            self.check_documents(docs)
+            with open(os.path.join(certs, "ca.crt"), "rb") as f:
+                bundle = base64.b64encode(f.read()).decode()
+            hooks = [h for d in docs if d["kind"].endswith("WebhookConfiguration") for h in d["webhooks"]]
+            self.assertEqual(len(hooks), 4)
+            self.assertTrue(all(h["clientConfig"]["caBundle"] == bundle for h in hooks))
+            secret = next(d for d in docs if d["kind"] == "Secret")
+            self.assertEqual((secret["metadata"]["name"], secret["type"]), ("coderun-webhook-tls", "kubernetes.io/tls"))
+
+
+class Certificates(unittest.TestCase):
+    def test_serving_certificate_from_certs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([os.path.join(SOURCE_DIR, "certs", "make-certs.sh"), "--out", tmp, "--service", "hook",
+                            "--namespace", "tools"], check=True, stdout=subprocess.DEVNULL)
+            verify = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(tmp, "ca.crt"), "-purpose", "sslserver",
+                                     os.path.join(tmp, "tls.crt")], capture_output=True, text=True)
+            self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+            text = subprocess.run(["openssl", "x509", "-in", os.path.join(tmp, "tls.crt"), "-noout", "-text"],
+                                  capture_output=True, text=True, check=True).stdout
+            for name in ("DNS:hook", "DNS:hook.tools", "DNS:hook.tools.svc", "DNS:hook.tools.svc.cluster.local"):
+                self.assertIn(name, text)
+            self.assertIn("TLS Web Server Authentication", text)
+            self.assertIn("CA:FALSE", text)
+            self.assertIn("Digital Signature", text)
+            key_mode = os.stat(os.path.join(tmp, "tls.key")).st_mode & 0o777
+            self.assertEqual(key_mode, 0o600)
+
+
+def served_serial(port, ca):
+    context = ssl.create_default_context(cafile=ca)
+    with context.wrap_socket(__import__("socket").create_connection(("127.0.0.1", port), timeout=5),
+                             server_hostname="localhost") as tls:
+        der = tls.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+class Rotation(unittest.TestCase):
+    def test_rotation_under_load_fails_no_request(self):
+        with WebhookServer() as server:
+            tls_crt = os.path.join(server.certs, "tls.crt")
+            before = served_serial(server.port, server.ca)
+            body = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")])))
+            context = ssl.create_default_context(cafile=server.ca)
+            stop = threading.Event()
+            failures, done = [], [0]
+
+            def keep_alive_client():
+                conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+                while not stop.is_set():
+                    try:
+                        conn.request("POST", "/mutate", body, {"Content-Type": "application/json"})
+                        response = conn.getresponse()
+                        response.read()
+                        if response.status != 200:
+                            failures.append(response.status)
+                        done[0] += 1
+                    except (OSError, http.client.HTTPException) as error:
+                        failures.append(repr(error))
+                conn.close()
+
+            def new_connection_client():
+                while not stop.is_set():
+                    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+                    try:
+                        conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
+                        response = conn.getresponse()
+                        response.read()
+                        if response.status != 200:
+                            failures.append(response.status)
+                        done[0] += 1
+                    except (OSError, http.client.HTTPException) as error:
+                        failures.append(repr(error))
+                    finally:
+                        conn.close()
+
+            threads = [threading.Thread(target=keep_alive_client), threading.Thread(target=new_connection_client),
+                       threading.Thread(target=new_connection_client)]
+            for t in threads:
+                t.start()
+            try:
+                time.sleep(0.5)
+                subprocess.run([os.path.join(SOURCE_DIR, "certs", "make-certs.sh"), "--out", server.certs,
+                                "--ip", "127.0.0.1", "--dns", "localhost", "--renew"], check=True, stdout=subprocess.DEVNULL)
+                expected = subprocess.run(["openssl", "x509", "-in", tls_crt, "-noout", "-serial"],
+                                          capture_output=True, text=True, check=True).stdout.strip()
+                self.assertNotEqual(expected, before)
+                deadline = time.monotonic() + 10
+                after = before
+                while time.monotonic() < deadline and after != expected:
+                    time.sleep(0.2)
+                    after = served_serial(server.port, server.ca)
+                time.sleep(0.5)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            self.assertEqual(after, expected, "the renewed certificate is served")
+            self.assertEqual(failures, [])
+            self.assertGreater(done[0], 20)
+            self.assertIn("certificate reloaded", [l["msg"] for l in server.log_lines()])
+
+
+if __name__ == "__main__":
+    unittest.main()
