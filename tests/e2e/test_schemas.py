@@ -68,7 +68,7 @@ class MutatedObjectsMatchTheirCrds(unittest.TestCase):
 
     def test_mutated_agent_runs_validate_against_their_crds(self):
         for kind, crd in (("CodeRun", "coderun.yaml"), ("DocsRun", "docsrun.yaml")):
-            schema = crd_schema(os.path.join(SOURCE_DIR, "manifests", "crds", crd))
+            schema = crd_schema(os.path.join(SOURCE_DIR, "manifests", "base", "crds", crd))
             with open(os.path.join(SOURCE_DIR, "manifests", "examples", crd)) as f:
                 example = yaml.safe_load(f)
             # The CodeRun example names no repository: it needs an event. The DocsRun names one.
