@@ -6,10 +6,10 @@ PORT ?= 8443
 CERTS ?= $(BUILD)/dev-certs
 APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
   libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev catch2 openssl curl jq python3 python3-jsonpatch \
-  python3-jsonschema python3-yaml python3-prometheus-client
+  python3-jsonschema python3-yaml python3-prometheus-client clang libclang-rt-14-dev
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
-.PHONY: all deps build run test e2e unit clean certs
+.PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak bench ci
 
 all: build
 
@@ -49,5 +49,30 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L e2e
 
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
+sanitize: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCODERUN_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer (clang, ASan + UBSan) over AdmissionReview decoding, the decision and the event
+# resolver, seeded from the shared fixtures, for FUZZ_SECONDS. A crash is saved in
+# $(BUILD)-fuzz/findings: copy it into tests/fuzz/regressions/ to keep it fixed.
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	CXX=clang++ cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODERUN_FUZZ=ON -DBUILD_TESTING=OFF \
+	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_admission
+	/usr/bin/python3 tests/fuzz/make_corpus.py ../shared/fixtures $(BUILD)-fuzz/seeds
+	mkdir -p $(BUILD)-fuzz/corpus $(BUILD)-fuzz/findings
+	$(BUILD)-fuzz/fuzz_admission -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(BUILD)-fuzz/findings/ -print_final_stats=1 \
+	  $(BUILD)-fuzz/corpus $(BUILD)-fuzz/seeds tests/fuzz/regressions
+
+# What CI runs: the tests, the sanitized tests, a bounded fuzz run.
+ci: test sanitize
+	$(MAKE) fuzz FUZZ_SECONDS=60
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

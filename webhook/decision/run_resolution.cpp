@@ -118,6 +118,26 @@ bool same_repository(std::string_view a, std::string_view b) {
          });
 }
 
+// owner and repo from repoFullName when nothing else gave them (an event without
+// .repository.owner, say): the values a run ends up with are consistent, and a second pass over
+// the mutated object, which sees repoFullName as set, adds nothing.
+void complete_repository_values(RunResolution& result) {
+  const Sourced* full = result.find("repoFullName");
+  if (full == nullptr) return;
+  const auto slash = full->value.find('/');
+  if (slash == std::string::npos) return;
+  const Sourced derived_owner{full->value.substr(0, slash), full->source + ":repoFullName"};
+  const Sourced derived_repo{full->value.substr(slash + 1), full->source + ":repoFullName"};
+  for (const auto& [field, value] : {std::pair{"owner", derived_owner}, std::pair{"repo", derived_repo}}) {
+    if (result.find(field) != nullptr) continue;
+    // Keep kFields order: owner and repo come before everything else.
+    const auto at = std::string_view(field) == "owner" ? result.values.begin()
+                                                       : result.values.begin() + (result.find("owner") ? 1 : 0);
+    result.values.insert(at, {field, value});
+    result.to_fill.insert(result.to_fill.begin(), field);
+  }
+}
+
 }  // namespace
 
 const Sourced* RunResolution::find(std::string_view field) const {
@@ -184,6 +204,7 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
     result.to_fill.emplace_back(field);
   }
 
+  complete_repository_values(result);
   if (!result.find("repoFullName")) {
     result.denial = Denial{
         "Error: Repository information not available from event payload and no git context found",
