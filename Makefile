@@ -70,6 +70,13 @@ fuzz: deps
 	  -artifact_prefix=$(BUILD)-fuzz/findings/ -print_final_stats=1 \
 	  $(BUILD)-fuzz/corpus $(BUILD)-fuzz/seeds tests/fuzz/regressions
 
+# The long soak: 60 s of concurrent keep-alive clients (SOAK_SECONDS, SOAK_CLIENTS).
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 8
+soak: build
+	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures \
+	  /usr/bin/python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS)
+
 # What CI runs: the tests, the sanitized tests, a bounded fuzz run.
 ci: test sanitize
 	$(MAKE) fuzz FUZZ_SECONDS=60

@@ -92,7 +92,7 @@ class WebhookServer:
         self.process = subprocess.Popen(
             [BIN, "serve", "--addr", "127.0.0.1", "--port", "0", "--port-file", port_file,
              "--cert", os.path.join(self.certs, "tls.crt"), "--key", os.path.join(self.certs, "tls.key"),
-             "--policy", self.policy, "--prompts-dir", PROMPTS_DIR] + self.extra_args,
+             "--policy", self.policy] + ([] if "--prompts-dir" in self.extra_args else ["--prompts-dir", PROMPTS_DIR]) + self.extra_args,
             stdout=self.log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

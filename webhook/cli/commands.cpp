@@ -15,6 +15,7 @@ Usage:
                           [--addr 0.0.0.0] [--port 8443] [--threads 64] [--port-file FILE]
                           [--log-level info] [--metrics-addr 0.0.0.0] [--metrics-port 9090 (-1: off)]
                           [--kubeconfig FILE] [--max-body-bytes N] [--shutdown-delay SECONDS]
+                          [--read-timeout SECONDS]
   coderun-webhook review  -f admissionreview.json|yaml [--validate] [--policy FILE] [--prompts-dir DIR]
   coderun-webhook mutate  -f workflow.yaml|json [--event event.json] [--policy FILE] [--prompts-dir DIR] [--json]
   coderun-webhook resolve -f event.json [--event-type TYPE]

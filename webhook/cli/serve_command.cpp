@@ -222,6 +222,7 @@ int serve_command(const std::vector<std::string>& flags) {
   options.port = static_cast<int>(args.get_number("port", 8443));
   options.worker_threads = static_cast<size_t>(args.get_number("threads", 64));
   options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
+  options.read_timeout = std::chrono::seconds(args.get_number("read-timeout", 10));
   server::Endpoints endpoints;
   endpoints.mutate = [&service](const admission::Request& request) {
     return service.handle(request, decision::Phase::kMutate);
