@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PORT ?= 8443
 CERTS ?= $(BUILD)/dev-certs
 APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
-  libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev catch2 openssl curl jq python3 python3-jsonpatch \
+  libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev libsimdjson-dev catch2 openssl curl jq python3 python3-jsonpatch \
   python3-jsonschema python3-yaml python3-prometheus-client clang libclang-rt-14-dev
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
@@ -76,6 +76,12 @@ SOAK_CLIENTS ?= 8
 soak: build
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures \
 	  /usr/bin/python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS)
+
+# The benchmark: BENCH_SECONDS at concurrency 1 and 16, one line of figures, targets checked.
+BENCH_SECONDS ?= 10
+bench: build
+	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_LOADGEN=$(BUILD)/tests/coderun-loadgen CODERUN_SOURCE_DIR=$(CURDIR) \
+	  CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS)
 
 # What CI runs: the tests, the sanitized tests, a bounded fuzz run.
 ci: test sanitize

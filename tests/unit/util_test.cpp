@@ -17,10 +17,33 @@ TEST_CASE("base64 matches RFC 4648 test vectors") {
   CHECK(base64_encode(std::string("\xff\x00\x80", 3)) == "/wCA");
 }
 
-TEST_CASE("nesting depth ignores brackets inside strings") {
-  CHECK(json_nesting_depth(R"({"a":[1,{"b":"[[[["}]})") == 3);
-  CHECK(json_nesting_depth(R"("\"[")") == 0);
-  CHECK(json_nesting_depth("") == 0);
+TEST_CASE("untrusted JSON: depth limit, brackets inside strings, invalid UTF-8, numbers as nlohmann keeps them") {
+  CHECK(parse_untrusted_json(R"({"a":[1,{"b":"[[[[[[[["}]})", 3).value);
+  CHECK_THAT(parse_untrusted_json(R"({"a":[1,{"b":[]}]})", 3).error, Catch::Contains("nested more than 3"));
+  CHECK_FALSE(parse_untrusted_json("{\"a\":\"\xff\"}", 8).value);
+  CHECK_FALSE(parse_untrusted_json("", 8).value);
+  CHECK_FALSE(parse_untrusted_json("{} x", 8).value);
+  const auto numbers = parse_untrusted_json(R"([5, -3, 18446744073709551615, 1.5, 1e400])", 8);
+  if (numbers.value) {  // 1e400 is out of range for simdjson: refused, which is also fine
+    CHECK((*numbers.value)[0].is_number_unsigned());
+  }
+  const auto small = parse_untrusted_json(R"([5, -3, 18446744073709551615, 1.5])", 8);
+  REQUIRE(small.value);
+  CHECK((*small.value)[0].is_number_unsigned());
+  CHECK((*small.value)[1].get<long long>() == -3);
+  CHECK((*small.value)[2].get<unsigned long long>() == 18446744073709551615ULL);
+  CHECK((*small.value)[3].get<double>() == 1.5);
+}
+
+TEST_CASE("a keep tree prunes what is not read") {
+  const JsonKeep all;
+  const JsonKeep presence{JsonKeep::Mode::kPresence, {}};
+  const JsonKeep head{JsonKeep::Mode::kMembers, {{"ref", &all}}};
+  const JsonKeep root{JsonKeep::Mode::kMembers, {{"head", &head}, {"comment", &presence}, {"list", &head}}};
+  const auto parsed = parse_untrusted_json(
+      R"({"head":{"ref":"x","big":[1,2,3]},"comment":{"body":"long"},"other":1,"list":[{"ref":"a","n":1}]})", 16, &root);
+  REQUIRE(parsed.value);
+  CHECK(*parsed.value == nlohmann::json::parse(R"({"head":{"ref":"x"},"comment":{},"list":[{"ref":"a"}]})"));
 }
 
 TEST_CASE("YAML converts to JSON with core-schema scalars") {

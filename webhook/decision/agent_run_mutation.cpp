@@ -43,7 +43,7 @@ RunInputs agent_run_inputs(const json& object, RunKind kind) {
     if (event->is_object()) {
       inputs.event_object = *event;
     } else if (event->is_string()) {
-      inputs.event_text = event->get<std::string>();
+      inputs.event_text = event->get_ref<const std::string&>();
     } else if (!event->is_null()) {
       inputs.warnings.push_back(std::string("spec.event is a ") + event->type_name() + ", not an object; ignored");
     }
@@ -80,7 +80,7 @@ void add_missing_tree(JsonPatchBuilder& patch, const json* existing, const std::
 }
 
 void add_agent_run_spec(JsonPatchBuilder& patch, const json& object, const RunResolution& resolution,
-                        const policy::Policy& policy, RunKind kind) {
+                        const policy::Policy& policy, const PodPlumbing& plumbing, RunKind kind) {
   const bool docs = kind == RunKind::kDocsRun;
   json desired = {
       {"prompts", {{"user", docs ? "docs/task.md" : "task/prompt.md"}}},
@@ -104,17 +104,17 @@ void add_agent_run_spec(JsonPatchBuilder& patch, const json& object, const RunRe
   }
   const json* spec = member(&object, "spec");
   if (spec == nullptr) {
-    desired["initContainers"] = json::array({token_init_container(policy, resolution.app)});
-    desired["volumes"] = run_volumes(policy);
-    desired["volumeMounts"] = run_volume_mounts(policy);
+    desired["initContainers"] = json::array({plumbing.token_container(resolution.app)});
+    desired["volumes"] = plumbing.volumes();
+    desired["volumeMounts"] = plumbing.volume_mounts();
     patch.add("/spec", desired);
     return;
   }
   add_missing_tree(patch, spec, "/spec", desired);
   add_missing_by_name(patch, member(spec, "initContainers"), "/spec/initContainers",
-                      {token_init_container(policy, resolution.app)});
-  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", run_volumes(policy));
-  add_missing_by_name(patch, member(spec, "volumeMounts"), "/spec/volumeMounts", run_volume_mounts(policy),
+                      {plumbing.token_container(resolution.app)});
+  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", plumbing.volumes());
+  add_missing_by_name(patch, member(spec, "volumeMounts"), "/spec/volumeMounts", plumbing.volume_mounts(),
                       "mountPath");
 }
 

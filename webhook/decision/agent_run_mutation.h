@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "decision/json_patch_builder.h"
+#include "decision/pod_plumbing.h"
 #include "decision/run_inputs.h"
 #include "decision/run_resolution.h"
 #include "policy/policy.h"
@@ -17,7 +18,8 @@ RunInputs agent_run_inputs(const nlohmann::json& object, RunKind kind);
 // token file, workspace, docs), the gh-token initContainer, the four volumes and their mounts.
 // Only where absent or empty; never duplicates a container, volume or mount by name.
 void add_agent_run_spec(JsonPatchBuilder& patch, const nlohmann::json& object,
-                        const RunResolution& resolution, const policy::Policy& policy, RunKind kind);
+                        const RunResolution& resolution, const policy::Policy& policy,
+                        const PodPlumbing& plumbing, RunKind kind);
 
 // Adds every member of `desired` that `existing` lacks (or holds as null or ""), recursing into
 // objects; values the user set are kept as they are.

@@ -39,7 +39,7 @@ Decision ignored(const admission::Request& request) {
 }  // namespace
 
 Decision decide(const admission::Request& request, const policy::Policy& policy,
-                const policy::PromptCatalog& prompts, Phase phase) {
+                const policy::PromptCatalog& prompts, Phase phase, const PodPlumbing* plumbing) {
   const auto kind = run_kind_of(request.kind.group, request.kind.kind);
   if (!kind || request.operation != "CREATE") return ignored(request);
   if (!request.object) {
@@ -74,11 +74,13 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
   // Build the patch first: an agent run is checked against its schema as it will be stored.
   JsonPatchBuilder patch;
   if (!resolution.denial && phase == Phase::kMutate) {
+    std::optional<PodPlumbing> built;
+    if (plumbing == nullptr) plumbing = &built.emplace(policy);
     if (*kind == RunKind::kWorkflow) {
       add_workflow_parameters(patch, object, resolution);
-      add_workflow_pod_plumbing(patch, object, resolution, policy, resolution.warnings);
+      add_workflow_pod_plumbing(patch, object, resolution, *plumbing, resolution.warnings);
     } else {
-      add_agent_run_spec(patch, object, resolution, policy, *kind);
+      add_agent_run_spec(patch, object, resolution, policy, *plumbing, *kind);
     }
     add_metadata(patch, object, resolution);
   }

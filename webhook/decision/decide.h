@@ -2,6 +2,7 @@
 #include <string>
 
 #include "admission/review.h"
+#include "decision/pod_plumbing.h"
 #include "decision/run_kind.h"
 #include "decision/run_resolution.h"
 #include "policy/policy.h"
@@ -24,7 +25,9 @@ struct Decision {
 
 // A pure function of the request, the policy and the prompts: no I/O but the prompt look-up.
 // The mutating pass fills and refuses what can never pass; the validating pass only checks.
+// plumbing: the pod pieces prepared once for this policy (PodPlumbing); built here when null.
 Decision decide(const admission::Request& request, const policy::Policy& policy,
-                const policy::PromptCatalog& prompts, Phase phase);
+                const policy::PromptCatalog& prompts, Phase phase,
+                const PodPlumbing* plumbing = nullptr);
 
 }  // namespace coderun::decision

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/json_text.h"
+
 namespace coderun::decision {
 namespace {
 
@@ -57,6 +59,35 @@ std::vector<json> run_volume_mounts(const policy::Policy& policy) {
       mcp,
       {{"name", policy.token_volume.name}, {"mountPath", policy.token_volume.mount_path}},
   };
+}
+
+namespace {
+
+nlohmann::json fresh_pod_patch(const nlohmann::json& token, const std::vector<nlohmann::json>& mounts) {
+  return {{"initContainers", nlohmann::json::array({token})},
+          {"containers", nlohmann::json::array({{{"name", "main"}, {"volumeMounts", mounts}}})}};
+}
+
+}  // namespace
+
+PodPlumbing::PodPlumbing(const policy::Policy& policy)
+    : policy_(policy), volumes_(run_volumes(policy)), volume_mounts_(run_volume_mounts(policy)) {
+  for (const auto& app : policy.allowed_apps) {
+    auto token = token_init_container(policy, app);
+    fresh_pod_spec_patches_.emplace(app, util::dump_json(fresh_pod_patch(token, volume_mounts_)));
+    token_containers_.emplace(app, std::move(token));
+  }
+}
+
+nlohmann::json PodPlumbing::token_container(std::string_view app) const {
+  const auto found = token_containers_.find(app);
+  return found != token_containers_.end() ? found->second : token_init_container(policy_, app);
+}
+
+std::string PodPlumbing::fresh_pod_spec_patch(std::string_view app) const {
+  const auto found = fresh_pod_spec_patches_.find(app);
+  return found != fresh_pod_spec_patches_.end() ? found->second
+                                                : util::dump_json(fresh_pod_patch(token_container(app), volume_mounts_));
 }
 
 void add_missing_by_name(JsonPatchBuilder& patch, const json* existing, const std::string& path,

@@ -51,7 +51,7 @@ RunInputs workflow_inputs(const json& workflow) {
     seen[name] = true;
     const auto value_it = parameter.find("value");
     std::optional<std::string> value;
-    if (value_it != parameter.end() && !value_it->is_null()) {
+    if (value_it != parameter.end() && !value_it->is_null() && name != "event") {
       value = scalar_text(*value_it);
       if (!value && name != "event") {
         inputs.warnings.push_back("parameter " + name + " is a " + value_it->type_name() +
@@ -61,10 +61,13 @@ RunInputs workflow_inputs(const json& workflow) {
     if (name == "github-app") {
       inputs.app = value.value_or("");
     } else if (name == "event") {
-      if (value) {
-        inputs.event_text = *value;
+      if (value_it != parameter.end() && value_it->is_string()) {
+        inputs.event_text = value_it->get_ref<const std::string&>();
       } else if (value_it != parameter.end() && value_it->is_object()) {
         inputs.event_object = *value_it;  // written as YAML mapping rather than a JSON string
+      } else if (value_it != parameter.end() && !value_it->is_null()) {
+        inputs.warnings.push_back(std::string("parameter event is a ") + value_it->type_name() +
+                                  ", not a JSON text; ignored");
       }
     } else if (name == "taskRef") {
       if (value && !value->empty()) inputs.relative_paths["taskRef"] = *value;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "decision/run_kind.h"
@@ -17,7 +18,9 @@ inline constexpr const char* kFields[] = {"owner",    "repo",     "repoFullName"
 struct RunInputs {
   RunKind kind = RunKind::kWorkflow;
   std::optional<std::string> app;           // github-app / spec.github.appName
-  std::string event_text;                   // the `event` argument as text ("" when absent)
+  // The `event` argument as text ("" when absent). It points into the object the inputs were
+  // read from (a 30 KB payload is not copied): valid while that object lives.
+  std::string_view event_text;
   std::optional<nlohmann::json> event_object;  // spec.event when it is already an object
   std::map<std::string, std::string> given;  // field -> non-empty value the user set
   std::string given_source = "parameter";    // how a user-set value is named in sources

@@ -66,9 +66,8 @@ std::optional<nlohmann::json> read_pod_spec_patch(const std::string& text) {
 
 // Adds the initContainer and the main container's mounts; returns whether anything was added.
 bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resolution,
-                        const policy::Policy& policy) {
-  bool added = merge_missing_by_name(pod_patch["initContainers"],
-                                     {token_init_container(policy, resolution.app)});
+                        const PodPlumbing& plumbing) {
+  bool added = merge_missing_by_name(pod_patch["initContainers"], {plumbing.token_container(resolution.app)});
   nlohmann::json& containers = pod_patch["containers"];
   if (containers.is_null()) containers = nlohmann::json::array();
   if (!containers.is_array()) return added;
@@ -76,27 +75,25 @@ bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resoluti
     return c.is_object() && c.value("name", nlohmann::json()) == "main";
   });
   if (main == containers.end()) {
-    containers.push_back({{"name", "main"}, {"volumeMounts", run_volume_mounts(policy)}});
+    containers.push_back({{"name", "main"}, {"volumeMounts", plumbing.volume_mounts()}});
     return true;
   }
-  return merge_missing_by_name((*main)["volumeMounts"], run_volume_mounts(policy), "mountPath") || added;
+  return merge_missing_by_name((*main)["volumeMounts"], plumbing.volume_mounts(), "mountPath") || added;
 }
 
 }  // namespace
 
 void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
-                               const RunResolution& resolution, const policy::Policy& policy,
+                               const RunResolution& resolution, const PodPlumbing& plumbing,
                                std::vector<std::string>& warnings) {
   const nlohmann::json* spec = member(&workflow, "spec");
   if (spec == nullptr) return;  // a served Workflow has a spec (its template or arguments)
-  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", run_volumes(policy));
+  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", plumbing.volumes());
 
   const nlohmann::json* existing = member(spec, "podSpecPatch");
   if (existing == nullptr || existing->is_null() ||
       (existing->is_string() && existing->get_ref<const std::string&>().empty())) {
-    nlohmann::json pod_patch = nlohmann::json::object();
-    merge_pod_plumbing(pod_patch, resolution, policy);
-    patch.add("/spec/podSpecPatch", util::dump_json(pod_patch));
+    patch.add("/spec/podSpecPatch", plumbing.fresh_pod_spec_patch(resolution.app));
     return;
   }
   std::optional<nlohmann::json> pod_patch;
@@ -106,7 +103,7 @@ void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& wo
                        "initContainer and volume mounts were not added to it");
     return;
   }
-  if (merge_pod_plumbing(*pod_patch, resolution, policy)) {
+  if (merge_pod_plumbing(*pod_patch, resolution, plumbing)) {
     patch.replace("/spec/podSpecPatch", util::dump_json(*pod_patch));
   }
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "decision/json_patch_builder.h"
+#include "decision/pod_plumbing.h"
 #include "decision/run_resolution.h"
 #include "policy/policy.h"
 
@@ -19,7 +20,7 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
 // applies it to every pod), merged into a podSpecPatch the user wrote, never replacing it.
 // A podSpecPatch that cannot be read is left alone with a warning.
 void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
-                               const RunResolution& resolution, const policy::Policy& policy,
+                               const RunResolution& resolution, const PodPlumbing& plumbing,
                                std::vector<std::string>& warnings);
 
 }  // namespace coderun::decision

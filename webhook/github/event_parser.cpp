@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "github/event_resolver.h"
 #include "util/json_text.h"
 
 namespace coderun::github {
@@ -49,7 +50,7 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
                      std::to_string(limits.max_bytes) + "; ignored";
     return parsed;
   }
-  auto document = util::parse_untrusted_json(text, limits.max_depth);
+  auto document = util::parse_untrusted_json(text, limits.max_depth, &event_fields());
   if (!document.value) {
     parsed.problem = "event is not valid JSON (" + document.error + "); ignored";
     return parsed;
@@ -68,7 +69,7 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
       parsed.body = std::move(*body);
     } else if (body->is_string()) {
       // Some sensors pass the body as a JSON string rather than an object.
-      auto inner = util::parse_untrusted_json(body->get_ref<const std::string&>(), limits.max_depth);
+      auto inner = util::parse_untrusted_json(body->get_ref<const std::string&>(), limits.max_depth, &event_fields());
       if (inner.value && inner.value->is_object()) {
         parsed.body = std::move(*inner.value);
       } else {

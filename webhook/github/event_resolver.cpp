@@ -193,6 +193,43 @@ std::optional<Sourced> resolve_ref(const Reader& r, EventContext& context) {
 
 }  // namespace
 
+const util::JsonKeep& event_fields() {
+  using Keep = util::JsonKeep;
+  using Mode = Keep::Mode;
+  static const Keep all;
+  static const Keep presence{Mode::kPresence, {}};
+  static const Keep full_name{Mode::kMembers, {{"full_name", &all}}};
+  static const Keep number{Mode::kMembers, {{"number", &all}}};
+  static const Keep owner{Mode::kMembers, {{"login", &all}, {"name", &all}}};
+  static const Keep repository{Mode::kMembers, {{"owner", &owner}, {"name", &all}, {"full_name", &all},
+                                                {"default_branch", &all}}};
+  static const Keep login{Mode::kMembers, {{"login", &all}}};
+  static const Keep head{Mode::kMembers, {{"ref", &all}, {"sha", &all}, {"repo", &full_name}}};
+  static const Keep base{Mode::kMembers, {{"repo", &full_name}}};
+  static const Keep pull_request{Mode::kMembers, {{"number", &all}, {"head", &head}, {"base", &base}}};
+  static const Keep issue{Mode::kMembers, {{"number", &all}, {"pull_request", &presence}}};
+  static const Keep workflow_run{Mode::kMembers, {{"head_branch", &all}, {"head_sha", &all},
+                                                  {"head_repository", &full_name}, {"pull_requests", &number}}};
+  static const Keep check_suite_of_run{Mode::kMembers, {{"head_branch", &all}}};
+  static const Keep check_run{Mode::kMembers, {{"head_sha", &all}, {"check_suite", &check_suite_of_run},
+                                               {"pull_requests", &number}}};
+  static const Keep check_suite{Mode::kMembers, {{"head_branch", &all}, {"head_sha", &all},
+                                                 {"pull_requests", &number}}};
+  static const Keep merge_group{Mode::kMembers, {{"head_ref", &all}, {"head_sha", &all}}};
+  static const Keep release{Mode::kMembers, {{"tag_name", &all}}};
+  // The root also serves as the body of an Argo Events envelope.
+  static Keep root{Mode::kMembers,
+                   {{"repository", &repository}, {"organization", &login}, {"pull_request", &pull_request},
+                    {"issue", &issue}, {"ref", &all}, {"after", &all}, {"deleted", &all}, {"ref_type", &all},
+                    {"master_branch", &presence}, {"description", &presence}, {"zen", &presence},
+                    {"review", &presence}, {"comment", &presence}, {"commits", &presence},
+                    {"workflow_run", &workflow_run}, {"check_run", &check_run}, {"check_suite", &check_suite},
+                    {"merge_group", &merge_group}, {"release", &release}, {"headers", &all}, {"header", &all}}};
+  static const bool envelope_body = (root.members.emplace("body", &root), true);
+  (void)envelope_body;
+  return root;
+}
+
 std::string normalize_ref(std::string_view ref) {
   for (const std::string_view prefix : {"refs/heads/", "refs/tags/"}) {
     if (ref.starts_with(prefix) && ref.size() > prefix.size()) {

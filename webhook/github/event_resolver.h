@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "github/event_context.h"
+#include "util/json_text.h"
 
 namespace coderun::github {
 
@@ -10,6 +11,10 @@ namespace coderun::github {
 // function: no I/O, never throws, ignores values of the wrong JSON type (with a note).
 // event_type is the X-GitHub-Event header when known, else "" (it is then inferred).
 EventContext resolve_event(const nlohmann::json& body, std::string_view event_type = {});
+
+// The parts of a GitHub body (or of an Argo Events envelope around one) that resolve_event reads:
+// parsing keeps only these, so a 30 KB payload becomes a tree of a few dozen nodes.
+const util::JsonKeep& event_fields();
 
 // refs/heads/x -> x, refs/tags/x -> x; other refs (refs/pull/N/head) unchanged.
 std::string normalize_ref(std::string_view ref);

@@ -33,12 +33,23 @@ admission::Response WebhookService::handle(const admission::Request& request, de
   std::optional<observability::Metrics::InFlight> in_flight;
   if (metrics_) in_flight.emplace(*metrics_);
   const auto start = std::chrono::steady_clock::now();
-  const auto policy = policies_.current();
-  decision::Decision decision = decision::decide(request, *policy, prompts_, phase);
+  const Prepared current = prepared();
+  const policy::Policy& policy = *current.policy;
+  decision::Decision decision = decision::decide(request, policy, prompts_, phase, current.plumbing.get());
   const auto latency =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-  report(request, decision, phase, *policy, latency);
+  report(request, decision, phase, policy, latency);
   return std::move(decision.response);
+}
+
+WebhookService::Prepared WebhookService::prepared() {
+  auto policy = policies_.current();
+  std::lock_guard lock(prepared_mutex_);
+  if (prepared_.policy != policy) {
+    prepared_.plumbing = std::make_shared<const decision::PodPlumbing>(*policy);
+    prepared_.policy = std::move(policy);
+  }
+  return prepared_;
 }
 
 void WebhookService::report(const admission::Request& request, const decision::Decision& decision,

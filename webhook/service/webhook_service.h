@@ -1,4 +1,7 @@
 #pragma once
+#include <memory>
+#include <mutex>
+
 #include "admission/review.h"
 #include "decision/decide.h"
 #include "kube/event_recorder.h"
@@ -24,7 +27,16 @@ class WebhookService {
   void report(const admission::Request& request, const decision::Decision& decision, decision::Phase phase,
               const policy::Policy& policy, std::chrono::microseconds latency);
 
+  struct Prepared {
+    std::shared_ptr<const policy::Policy> policy;
+    std::shared_ptr<const decision::PodPlumbing> plumbing;  // built from *policy
+  };
+  // The policy in force and its pod plumbing, rebuilt when the policy is reloaded.
+  Prepared prepared();
+
   policy::PolicyStore& policies_;
+  std::mutex prepared_mutex_;
+  Prepared prepared_;
   const policy::PromptCatalog& prompts_;
   const observability::JsonLog& log_;
   observability::Metrics* metrics_;

@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -10,16 +11,28 @@ namespace coderun::util {
 // exception (nlohmann's default dump() throws type_error 316 on it).
 std::string dump_json(const nlohmann::json& value, int indent = -1);
 
-// Deepest nesting of objects/arrays in a JSON text, found by a linear scan before parsing so that
-// a hostile document cannot make the parser or the destructor recurse without bound.
-size_t json_nesting_depth(std::string_view text);
-
 struct JsonParseResult {
   std::optional<nlohmann::json> value;
   std::string error;  // empty on success
 };
 
-// Parses untrusted JSON text: never throws; refuses documents nested deeper than max_depth.
-JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth);
+// Which parts of a document to keep, as a tree of member names. Arrays pass their node on to
+// their elements. Everything else is skipped without being built: the webhook reads a handful of
+// fields of a 30 KB GitHub payload.
+struct JsonKeep {
+  enum class Mode {
+    kAll,       // the whole subtree
+    kPresence,  // scalars as they are; objects and arrays emptied (only their presence is read)
+    kMembers,   // only the listed members
+  };
+  Mode mode = Mode::kAll;
+  std::map<std::string, const JsonKeep*, std::less<>> members;
+};
+
+// Parses untrusted JSON text: never throws; refuses invalid UTF-8 and documents nested deeper
+// than max_depth (so nothing built from it recurses without bound). simdjson does the parsing;
+// the result is an nlohmann::json, pruned to `keep` when given.
+JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
+                                     const JsonKeep* keep = nullptr);
 
 }  // namespace coderun::util
