@@ -50,7 +50,7 @@ void mutate_twice(const json& object, const policy::Policy& policy, const AllPro
   if (!first.response.allowed) return;
   json patched;
   try {
-    patched = object.patch(first.response.patch);
+    patched = object.patch(first.response.patch_operations());
   } catch (const json::exception&) {
     broken("the patch applies to the object it was made for");
   }

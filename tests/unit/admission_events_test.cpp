@@ -27,7 +27,7 @@ TEST_CASE("the validating pass reports what the mutating pass filled, on the fin
   const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
   CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());  // no name yet
 
-  json stored = workflow.patch(mutated.response.patch);
+  json stored = workflow.patch(mutated.response.patch_operations());
   stored["metadata"]["name"] = "coderun-x7k2p";  // given by the API server between the passes
   auto request = create_request(stored);
   request.name = "coderun-x7k2p";
@@ -61,7 +61,7 @@ TEST_CASE("a malformed event is reported once, by the final pass") {
   workflow["spec"]["arguments"]["parameters"].push_back({{"name", "repoFullName"}, {"value", "a/b"}});
   const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
   CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());
-  const json stored = workflow.patch(mutated.response.patch);
+  const json stored = workflow.patch(mutated.response.patch_operations());
   const auto validated = decide(create_request(stored), kPolicy, kPrompts, Phase::kValidate);
   const auto events = events_for(create_request(stored), validated, Phase::kValidate);
   REQUIRE(events.size() == 2);

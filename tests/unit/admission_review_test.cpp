@@ -62,7 +62,7 @@ TEST_CASE("an allowed response without a patch has no patch fields") {
 
 TEST_CASE("a patch is sent base64-encoded with patchType JSONPatch") {
   Response response = Response::allow("u2");
-  response.patch = nlohmann::json::parse(R"([{"op":"add","path":"/spec/replicas","value":3}])");
+  response.patch = R"([{"op":"add","path":"/spec/replicas","value":3}])";
   const auto out = nlohmann::json::parse(encode_review(response, "admission.k8s.io/v1"));
   CHECK(out["response"]["patchType"] == "JSONPatch");
   // The Kubernetes documentation's example encodes the same patch with spaces after ':' and ','.

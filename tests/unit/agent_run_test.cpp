@@ -28,7 +28,7 @@ Decision mutate(const json& object) { return decide(create_request(object), kPol
 json mutated(const json& object) {
   const auto decision = mutate(object);
   REQUIRE(decision.response.allowed);
-  return decision.response.patch.empty() ? object : object.patch(decision.response.patch);
+  return decision.response.patch.empty() ? object : object.patch(decision.response.patch_operations());
 }
 
 const json kTokenContainer = json::parse(R"({

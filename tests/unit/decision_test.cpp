@@ -29,7 +29,7 @@ Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompt
 }
 
 json apply_patch(const json& object, const Decision& decision) {
-  return decision.response.patch.empty() ? object : object.patch(decision.response.patch);
+  return decision.response.patch.empty() ? object : object.patch(decision.response.patch_operations());
 }
 
 std::map<std::string, std::string> arguments_of(const json& workflow) {
@@ -118,7 +118,7 @@ TEST_CASE("an empty parameter is filled in place; a valueFrom parameter is left 
   const json workflow = workflow_with(parameters);
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
-  CHECK(decision.response.patch.at(0) ==
+  CHECK(decision.response.patch_operations().at(0) ==
         json({{"op", "replace"}, {"path", "/spec/arguments/parameters/1/value"}, {"value", "master"}}));
   const json result = apply_patch(workflow, decision);
   CHECK(result["spec"]["arguments"]["parameters"][3].contains("valueFrom"));

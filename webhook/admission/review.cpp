@@ -66,6 +66,10 @@ std::variant<Request, ReviewError> parse_review(std::string_view body,
   return request;
 }
 
+nlohmann::json Response::patch_operations() const {
+  return patch.empty() ? nlohmann::json::array() : nlohmann::json::parse(patch);
+}
+
 Response Response::allow(std::string uid) {
   Response response;
   response.uid = std::move(uid);
@@ -87,7 +91,7 @@ std::string encode_review(const Response& response, std::string_view api_version
   // escaping, and this runs for every request.
   const auto text = [](std::string_view value) { return util::dump_json(nlohmann::json(value)); };
   std::string out;
-  out.reserve(256 + response.patch.size() * 160);
+  out.reserve(256 + response.patch.size() * 4 / 3);
   out += R"({"apiVersion":)";
   out += text(api_version.empty() ? kApiVersion : api_version);
   out += R"(,"kind":"AdmissionReview","response":{"uid":)";
@@ -99,7 +103,7 @@ std::string encode_review(const Response& response, std::string_view api_version
   }
   if (!response.patch.empty()) {
     out += R"(,"patchType":"JSONPatch","patch":")";
-    out += util::base64_encode(util::dump_json(response.patch));
+    out += util::base64_encode(response.patch);
     out += '"';
   }
   if (!response.warnings.empty()) out += R"(,"warnings":)" + util::dump_json(response.warnings);

@@ -44,9 +44,12 @@ struct Response {
   int code = 200;            // status.code on denials
   std::string message;       // status.message on denials
   std::string reason;        // status.reason on denials (e.g. Forbidden, BadRequest)
-  nlohmann::json patch = nlohmann::json::array();  // RFC 6902; empty: no patch is sent
+  std::string patch;  // RFC 6902 operations as JSON text; empty: no patch is sent
   std::vector<std::string> warnings;
   std::map<std::string, std::string> audit_annotations;
+
+  // The patch parsed, for the offline commands and tests ([] when there is none).
+  nlohmann::json patch_operations() const;
 
   static Response allow(std::string uid);
   static Response deny(std::string uid, std::string message, int code = 403);

@@ -130,7 +130,7 @@ int mutate_command(const std::vector<std::string>& flags) {
   const auto policy = policy_from_flags(args);
   const policy::FileSystemPromptCatalog prompts;
   const auto decision = decision::decide(offline_request(object), policy, prompts, decision::Phase::kMutate);
-  if (!decision.response.patch.empty()) object = object.patch(decision.response.patch);
+  if (!decision.response.patch.empty()) object = object.patch(decision.response.patch_operations());
   const json summary = decision_summary(decision);
   if (args.has("json")) {
     std::cout << util::dump_json({{"decision", summary}, {"object", object}}, 2) << "\n";

@@ -114,7 +114,7 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
   }
   decision.outcome = patch.empty() ? "unchanged" : "mutated";
   response.audit_annotations["decision"] = decision.outcome;
-  response.patch = patch.take();
+  response.patch = patch.text();
   return decision;
 }
 

@@ -1,13 +1,34 @@
 #include "decision/json_patch_builder.h"
 
+#include "util/json_text.h"
+
 namespace coderun::decision {
 
-void JsonPatchBuilder::add(const std::string& path, nlohmann::json value) {
-  operations_.push_back({{"op", "add"}, {"path", path}, {"value", std::move(value)}});
+void JsonPatchBuilder::operation(const char* op, const std::string& path, std::string_view value_json) {
+  text_ += count_++ == 0 ? "[" : ",";
+  text_ += R"({"op":")";
+  text_ += op;
+  text_ += R"(","path":)";
+  text_ += util::dump_json(path);
+  text_ += R"(,"value":)";
+  text_ += value_json;
+  text_ += '}';
 }
 
-void JsonPatchBuilder::replace(const std::string& path, nlohmann::json value) {
-  operations_.push_back({{"op", "replace"}, {"path", path}, {"value", std::move(value)}});
+void JsonPatchBuilder::add(const std::string& path, const nlohmann::json& value) {
+  operation("add", path, util::dump_json(value));
+}
+
+void JsonPatchBuilder::replace(const std::string& path, const nlohmann::json& value) {
+  operation("replace", path, util::dump_json(value));
+}
+
+void JsonPatchBuilder::add_serialized(const std::string& path, std::string_view value_json) {
+  operation("add", path, value_json);
+}
+
+nlohmann::json JsonPatchBuilder::operations() const {
+  return count_ == 0 ? nlohmann::json::array() : nlohmann::json::parse(text());
 }
 
 void JsonPatchBuilder::add_missing_members(const nlohmann::json* existing, const std::string& path,

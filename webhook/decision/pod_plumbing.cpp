@@ -71,12 +71,24 @@ nlohmann::json fresh_pod_patch(const nlohmann::json& token, const std::vector<nl
 }  // namespace
 
 PodPlumbing::PodPlumbing(const policy::Policy& policy)
-    : policy_(policy), volumes_(run_volumes(policy)), volume_mounts_(run_volume_mounts(policy)) {
+    : policy_(policy),
+      volumes_(run_volumes(policy)),
+      volume_mounts_(run_volume_mounts(policy)),
+      volumes_json_(util::dump_json(nlohmann::json(volumes_))),
+      volume_mounts_json_(util::dump_json(nlohmann::json(volume_mounts_))) {
   for (const auto& app : policy.allowed_apps) {
     auto token = token_init_container(policy, app);
-    fresh_pod_spec_patches_.emplace(app, util::dump_json(fresh_pod_patch(token, volume_mounts_)));
+    std::string fresh = util::dump_json(fresh_pod_patch(token, volume_mounts_));
+    fresh_pod_spec_patches_json_.emplace(app, util::dump_json(nlohmann::json(fresh)));
+    fresh_pod_spec_patches_.emplace(app, std::move(fresh));
     token_containers_.emplace(app, std::move(token));
   }
+}
+
+std::string PodPlumbing::fresh_pod_spec_patch_json(std::string_view app) const {
+  const auto found = fresh_pod_spec_patches_json_.find(app);
+  return found != fresh_pod_spec_patches_json_.end() ? found->second
+                                                     : util::dump_json(nlohmann::json(fresh_pod_spec_patch(app)));
 }
 
 nlohmann::json PodPlumbing::token_container(std::string_view app) const {

@@ -33,6 +33,10 @@ class PodPlumbing {
   // The podSpecPatch of a Workflow that had none: the token initContainer and the main
   // container's mounts, serialised.
   std::string fresh_pod_spec_patch(std::string_view app) const;
+  // The same, as serialised JSON values ready for a patch.
+  const std::string& volumes_json() const { return volumes_json_; }
+  const std::string& volume_mounts_json() const { return volume_mounts_json_; }
+  std::string fresh_pod_spec_patch_json(std::string_view app) const;
 
  private:
   const policy::Policy& policy_;
@@ -40,6 +44,9 @@ class PodPlumbing {
   std::vector<nlohmann::json> volume_mounts_;
   std::map<std::string, nlohmann::json, std::less<>> token_containers_;  // allowed apps
   std::map<std::string, std::string, std::less<>> fresh_pod_spec_patches_;
+  std::map<std::string, std::string, std::less<>> fresh_pod_spec_patches_json_;
+  std::string volumes_json_;
+  std::string volume_mounts_json_;
 };
 
 // Appends each item whose "name" is not in `existing` (nor, with also_key, whose value under

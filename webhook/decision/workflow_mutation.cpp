@@ -88,12 +88,16 @@ void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& wo
                                std::vector<std::string>& warnings) {
   const nlohmann::json* spec = member(&workflow, "spec");
   if (spec == nullptr) return;  // a served Workflow has a spec (its template or arguments)
-  add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", plumbing.volumes());
+  if (const auto* volumes = member(spec, "volumes"); volumes == nullptr || volumes->is_null()) {
+    patch.add_serialized("/spec/volumes", plumbing.volumes_json());
+  } else {
+    add_missing_by_name(patch, volumes, "/spec/volumes", plumbing.volumes());
+  }
 
   const nlohmann::json* existing = member(spec, "podSpecPatch");
   if (existing == nullptr || existing->is_null() ||
       (existing->is_string() && existing->get_ref<const std::string&>().empty())) {
-    patch.add("/spec/podSpecPatch", plumbing.fresh_pod_spec_patch(resolution.app));
+    patch.add_serialized("/spec/podSpecPatch", plumbing.fresh_pod_spec_patch_json(resolution.app));
     return;
   }
   std::optional<nlohmann::json> pod_patch;
