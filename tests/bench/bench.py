@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import BIN, PROMPTS_DIR, SOURCE_DIR, event_text, make_certs, review, workflow  # noqa: E402
+from harness import BIN, PROMPTS_DIR, SOURCE_DIR, event_text, make_certs, review, rss_kib, workflow  # noqa: E402
 
 LOADGEN = os.environ.get("CODERUN_LOADGEN", os.path.join(os.path.dirname(BIN), "tests", "coderun-loadgen"))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -28,14 +28,6 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]), int(fields[12])
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def ready(port, ca):

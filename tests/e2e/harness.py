@@ -21,6 +21,15 @@ def event_text(name):
         return f.read()
 
 
+def rss_kib(pid):
+    """Resident memory of a process, from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _read(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()

@@ -188,11 +188,14 @@ class Rotation(unittest.TestCase):
             stop = threading.Event()
             failures, done = [], [0]
 
-            def keep_alive_client():
-                conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+            def client(keep_alive, path):
+                """Keeps sending until stopped: on one connection, or on a new one each time."""
+                conn = None
                 while not stop.is_set():
+                    if conn is None:
+                        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
                     try:
-                        conn.request("POST", "/mutate", body, {"Content-Type": "application/json"})
+                        conn.request("POST", path, body, {"Content-Type": "application/json"})
                         response = conn.getresponse()
                         response.read()
                         if response.status != 200:
@@ -200,25 +203,15 @@ class Rotation(unittest.TestCase):
                         done[0] += 1
                     except (OSError, http.client.HTTPException) as error:
                         failures.append(repr(error))
-                conn.close()
-
-            def new_connection_client():
-                while not stop.is_set():
-                    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
-                    try:
-                        conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
-                        response = conn.getresponse()
-                        response.read()
-                        if response.status != 200:
-                            failures.append(response.status)
-                        done[0] += 1
-                    except (OSError, http.client.HTTPException) as error:
-                        failures.append(repr(error))
-                    finally:
+                    if not keep_alive or failures:
                         conn.close()
+                        conn = None
+                if conn is not None:
+                    conn.close()
 
-            threads = [threading.Thread(target=keep_alive_client), threading.Thread(target=new_connection_client),
-                       threading.Thread(target=new_connection_client)]
+            threads = [threading.Thread(target=client, args=(True, "/mutate")),
+                       threading.Thread(target=client, args=(False, "/validate")),
+                       threading.Thread(target=client, args=(False, "/mutate"))]
             for t in threads:
                 t.start()
             try:

@@ -18,7 +18,7 @@ const coderun::policy::Policy kPolicy{};
 const FakePrompts kPrompts({"/etc/agents/default_system-prompt.md"});
 
 json params(const std::string& app, const std::string& event) {
-  return json::array({{{"name", "github-app"}, {"value", app}}, {{"name", "event"}, {"value", event}}});
+  return coderun::testing::params({{"github-app", app}, {"event", event}});
 }
 }  // namespace
 

@@ -8,6 +8,7 @@ using coderun::decision::Decision;
 using coderun::decision::Phase;
 using coderun::testing::create_request;
 using coderun::testing::FakePrompts;
+using coderun::testing::params;
 using coderun::testing::read_event_fixture;
 using coderun::testing::workflow_with;
 using nlohmann::json;
@@ -17,12 +18,6 @@ namespace {
 const coderun::policy::Policy kPolicy{};
 const FakePrompts kAllPrompts({"/etc/agents/rex_system-prompt.md", "/etc/agents/clippy_system-prompt.md",
                                "/etc/agents/default_system-prompt.md"});
-
-json params(std::initializer_list<std::pair<const char*, std::string>> values) {
-  json out = json::array();
-  for (const auto& [name, value] : values) out.push_back({{"name", name}, {"value", value}});
-  return out;
-}
 
 Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompts = kAllPrompts) {
   return decide(create_request(object), kPolicy, prompts, Phase::kMutate);

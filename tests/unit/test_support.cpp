@@ -31,6 +31,12 @@ std::vector<std::string> event_fixture_names() {
   return names;
 }
 
+nlohmann::json params(std::initializer_list<std::pair<const char*, std::string>> values) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, value] : values) out.push_back({{"name", name}, {"value", value}});
+  return out;
+}
+
 nlohmann::json workflow_with(const nlohmann::json& parameters) {
   return {{"apiVersion", "argoproj.io/v1alpha1"},
           {"kind", "Workflow"},

@@ -24,6 +24,9 @@ class FakePrompts final : public policy::PromptCatalog {
   std::set<std::string> paths_;
 };
 
+// [{"name": n, "value": v}, ...] as Argo writes Workflow arguments.
+nlohmann::json params(std::initializer_list<std::pair<const char*, std::string>> values);
+
 // A served Workflow (coderun-template) with the given parameters.
 nlohmann::json workflow_with(const nlohmann::json& parameters);
 admission::Request create_request(const nlohmann::json& object);

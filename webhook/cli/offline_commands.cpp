@@ -1,8 +1,6 @@
 // review, mutate and resolve: the same engine as the server, over files, with no cluster.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "admission/review.h"
 #include "cli/args.h"
@@ -13,6 +11,7 @@
 #include "github/event_parser.h"
 #include "github/event_resolver.h"
 #include "policy/prompt_catalog.h"
+#include "util/files.h"
 #include "util/json_text.h"
 #include "util/yaml_json.h"
 
@@ -22,11 +21,9 @@ namespace {
 using nlohmann::json;
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = util::read_file(path);
+  if (!text) throw UsageError("cannot read " + path);
+  return std::move(*text);
 }
 
 // JSON files are parsed as JSON (exact numbers); anything else as YAML.

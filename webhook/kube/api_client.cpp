@@ -1,11 +1,11 @@
 #include "kube/api_client.h"
 
+#include "util/files.h"
+
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace coderun::kube {
@@ -69,10 +69,7 @@ std::string ApiClient::bearer_token() {
   if (config_.token_file.empty()) return config_.token;
   const std::string identity = file_identity(config_.token_file);
   if (identity != token_identity_) {  // kubelet rotates projected tokens: read the new one
-    std::ifstream in(config_.token_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    token_ = text.str();
+    token_ = util::read_file(config_.token_file).value_or("");
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
     token_identity_ = identity;
   }

@@ -4,20 +4,17 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "util/base64.h"
+#include "util/files.h"
 
 namespace coderun::kube {
 namespace {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw KubeConfigError("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = util::read_file(path);
+  if (!text) throw KubeConfigError("cannot read " + path);
+  return std::move(*text);
 }
 
 std::string trim(std::string text) {

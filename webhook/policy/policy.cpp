@@ -1,10 +1,9 @@
 #include "policy/policy.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "schemas/embedded_schemas.h"
+#include "util/files.h"
 #include "util/yaml_json.h"
 
 namespace coderun::policy {
@@ -94,12 +93,10 @@ Policy parse_policy(std::string_view text) {
 }
 
 Policy load_policy_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw PolicyError("cannot read policy file " + path);
-  std::stringstream text;
-  text << in.rdbuf();
+  const auto text = util::read_file(path);
+  if (!text) throw PolicyError("cannot read policy file " + path);
   try {
-    return parse_policy(text.str());
+    return parse_policy(*text);
   } catch (const PolicyError& e) {
     throw PolicyError(path + ": " + e.what());
   }

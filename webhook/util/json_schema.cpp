@@ -1,7 +1,7 @@
 #include "util/json_schema.h"
 
-#include <fstream>
-#include <sstream>
+#include "util/files.h"
+
 #include <stdexcept>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -60,12 +60,10 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json& document
 }
 
 JsonSchema JsonSchema::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read JSON Schema " + path);
-  std::stringstream text;
-  text << in.rdbuf();
+  const auto text = read_file(path);
+  if (!text) throw std::runtime_error("cannot read JSON Schema " + path);
   try {
-    return JsonSchema(nlohmann::json::parse(text.str()));
+    return JsonSchema(nlohmann::json::parse(*text));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error("JSON Schema " + path + " is not valid JSON: " + e.what());
   }
