@@ -65,11 +65,17 @@ bool JsonLog::enabled(Level level) const { return logger_->should_log(to_spdlog(
 
 void JsonLog::log(Level level, std::string_view msg, const nlohmann::json& fields) const {
   if (!enabled(level)) return;
-  nlohmann::json line = {{"time", utc_now()}, {"level", level_name(level)}, {"msg", msg}};
+  // Written as text rather than merged into one json object and dumped: this runs per request.
+  std::string line = R"({"time":")" + utc_now() + R"(","level":")" + level_name(level) +
+                     R"(","msg":)" + util::dump_json(nlohmann::json(msg));
   if (fields.is_object()) {
-    for (const auto& [key, value] : fields.items()) line[key] = value;
+    for (const auto& [key, value] : fields.items()) {
+      if (key == "time" || key == "level" || key == "msg") continue;  // reserved
+      line += ',' + util::dump_json(nlohmann::json(key)) + ':' + util::dump_json(value);
+    }
   }
-  logger_->log(to_spdlog(level), "{}", util::dump_json(line));
+  line += '}';
+  logger_->log(to_spdlog(level), "{}", line);
 }
 
 }  // namespace coderun::observability
