@@ -44,7 +44,8 @@ Options parse(int argc, char** argv) {
 double cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 }  // namespace
@@ -87,17 +88,20 @@ int main(int argc, char** argv) {
         const std::string request = before + "\"uid\":\"" + uid + "\"" + after;
         const auto sent = std::chrono::steady_clock::now();
         const auto response = client.Post(options.path, request, "application/json");
-        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - sent);
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - sent);
         bool ok = response && response->status == 200;
         if (ok) {
           const auto answer = nlohmann::json::parse(response->body, nullptr, false);
-          ok = !answer.is_discarded() && answer["response"]["uid"] == uid && answer["response"]["allowed"] == true &&
-               answer["response"].contains("patch");
+          ok = !answer.is_discarded() && answer["response"]["uid"] == uid &&
+               answer["response"]["allowed"] == true && answer["response"].contains("patch");
         }
         if (!ok) {
           ++errors;
-          if (error.empty()) error = response ? "status " + std::to_string(response->status) + ": " + response->body.substr(0, 200)
-                                              : httplib::to_string(response.error());
+          if (error.empty())
+            error = response ? "status " + std::to_string(response->status) + ": " +
+                                   response->body.substr(0, 200)
+                             : httplib::to_string(response.error());
           continue;
         }
         mine.push_back(took.count());
@@ -110,7 +114,8 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
   stop = true;
   for (auto& worker : workers) worker.join();
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double client_cpu = cpu_seconds() - cpu_start;
   std::sort(latencies.begin(), latencies.end());
   const auto percentile = [&](double p) -> long {

@@ -23,7 +23,8 @@ class AllPrompts final : public policy::PromptCatalog {
 
 // The answer sent to the API server must be valid JSON whatever the input.
 void check_encodes(const admission::Response& response, const std::string& api_version) {
-  if (!json::accept(admission::encode_review(response, api_version))) broken("the answer is valid JSON");
+  if (!json::accept(admission::encode_review(response, api_version)))
+    broken("the answer is valid JSON");
 }
 
 [[noreturn]] void broken(const char* invariant) {
@@ -56,7 +57,8 @@ void mutate_twice(const json& object, const policy::Policy& policy, const AllPro
   }
   const auto second = decision::decide(create(patched), policy, prompts, decision::Phase::kMutate);
   if (!second.response.patch.empty()) broken("mutating the mutated object changes nothing");
-  const auto validated = decision::decide(create(patched), policy, prompts, decision::Phase::kValidate);
+  const auto validated =
+      decision::decide(create(patched), policy, prompts, decision::Phase::kValidate);
   if (validated.response.allowed != second.response.allowed) broken("the validating pass agrees");
 }
 
@@ -80,8 +82,10 @@ void fuzz_one(const uint8_t* data, size_t size) {
                          {"metadata", {{"generateName", "fuzz-"}}},
                          {"spec",
                           {{"workflowTemplateRef", {{"name", "coderun-template"}}},
-                           {"arguments", {{"parameters", {{{"name", "github-app"}, {"value", "rex"}},
-                                                          {{"name", "event"}, {"value", input}}}}}}}}};
+                           {"arguments",
+                            {{"parameters",
+                              {{{"name", "github-app"}, {"value", "rex"}},
+                               {{"name", "event"}, {"value", input}}}}}}}}};
   mutate_twice(workflow, policy, prompts);
   const json coderun = {{"apiVersion", "taskmaster.io/v1"},
                         {"kind", "CodeRun"},

@@ -1,7 +1,8 @@
+#include "service/admission_events.h"
+
 #include <catch2/catch.hpp>
 
 #include "decision/decide.h"
-#include "service/admission_events.h"
 #include "test_support.h"
 
 using coderun::decision::decide;
@@ -23,7 +24,8 @@ json params(const std::string& app, const std::string& event) {
 }  // namespace
 
 TEST_CASE("the validating pass reports what the mutating pass filled, on the final name") {
-  const json workflow = workflow_with(params("rex", read_event_fixture("pull_request.opened").dump()));
+  const json workflow =
+      workflow_with(params("rex", read_event_fixture("pull_request.opened").dump()));
   const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
   CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());  // no name yet
 
@@ -40,9 +42,10 @@ TEST_CASE("the validating pass reports what the mutating pass filled, on the fin
   CHECK(events[0].regarding.kind == "Workflow");
   CHECK(events[0].regarding.api_version == "argoproj.io/v1alpha1");
   CHECK(events[0].regarding.namespace_name == "argo");
-  CHECK_THAT(events[0].note, Catch::StartsWith("filled owner=Codertocat (event:.repository.owner.login)") &&
-                                 Catch::Contains("ref=changes (event:.pull_request.head.ref)") &&
-                                 !Catch::Contains("github-app"));
+  CHECK_THAT(events[0].note,
+             Catch::StartsWith("filled owner=Codertocat (event:.repository.owner.login)") &&
+                 Catch::Contains("ref=changes (event:.pull_request.head.ref)") &&
+                 !Catch::Contains("github-app"));
 }
 
 TEST_CASE("a denial on the mutating pass is reported against the generateName") {
@@ -58,7 +61,8 @@ TEST_CASE("a denial on the mutating pass is reported against the generateName") 
 
 TEST_CASE("a malformed event is reported once, by the final pass") {
   json workflow = workflow_with(params("rex", "{oops"));
-  workflow["spec"]["arguments"]["parameters"].push_back({{"name", "repoFullName"}, {"value", "a/b"}});
+  workflow["spec"]["arguments"]["parameters"].push_back(
+      {{"name", "repoFullName"}, {"value", "a/b"}});
   const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
   CHECK(events_for(create_request(workflow), mutated, Phase::kMutate).empty());
   const json stored = workflow.patch(mutated.response.patch_operations());

@@ -7,8 +7,9 @@
 using namespace coderun::admission;
 
 TEST_CASE("decodes the Kubernetes API's AdmissionReview test fixture") {
-  const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() +
-                                                "/admission/k8s-api-testdata/admission.k8s.io.v1.AdmissionReview.json");
+  const auto text = coderun::testing::read_text(
+      coderun::testing::fixtures_dir() +
+      "/admission/k8s-api-testdata/admission.k8s.io.v1.AdmissionReview.json");
   const auto parsed = parse_review(text, ReviewLimits{});
   REQUIRE(std::holds_alternative<Request>(parsed));
   const auto& request = std::get<Request>(parsed);
@@ -23,8 +24,9 @@ TEST_CASE("decodes the Kubernetes API's AdmissionReview test fixture") {
 }
 
 TEST_CASE("decodes kubewarden's real pod reviews") {
-  const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() +
-                                                "/admission/kubewarden/kwctl.privileged-pod-admission-review.json");
+  const auto text = coderun::testing::read_text(
+      coderun::testing::fixtures_dir() +
+      "/admission/kubewarden/kwctl.privileged-pod-admission-review.json");
   const auto parsed = parse_review(text, ReviewLimits{});
   REQUIRE(std::holds_alternative<Request>(parsed));
   CHECK(std::get<Request>(parsed).kind.kind == "Pod");
@@ -38,8 +40,10 @@ TEST_CASE("reviews that cannot be answered say why") {
       {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"a"}})",
        "expected admission.k8s.io/v1"},
       {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"})", "request is missing"},
-      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":""}})", "uid"},
-      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})", "uid"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":""}})",
+       "uid"},
+      {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})",
+       "uid"},
       {std::string(1000, '[') + std::string(1000, ']'), "nested"},
   };
   for (const auto& [body, expected] : cases) {
@@ -51,7 +55,8 @@ TEST_CASE("reviews that cannot be answered say why") {
 }
 
 TEST_CASE("an allowed response without a patch has no patch fields") {
-  const auto out = nlohmann::json::parse(encode_review(Response::allow("u1"), "admission.k8s.io/v1"));
+  const auto out =
+      nlohmann::json::parse(encode_review(Response::allow("u1"), "admission.k8s.io/v1"));
   CHECK(out["apiVersion"] == "admission.k8s.io/v1");
   CHECK(out["kind"] == "AdmissionReview");
   CHECK(out["response"]["uid"] == "u1");
@@ -84,5 +89,6 @@ TEST_CASE("a denial carries code, message and reason") {
 TEST_CASE("invalid UTF-8 in a message is replaced, not thrown") {
   Response response = Response::deny("u4", std::string("bad \xff\xfe byte"), 403);
   const std::string text = encode_review(response, "admission.k8s.io/v1");
-  CHECK(nlohmann::json::parse(text)["response"]["status"]["message"] == "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
+  CHECK(nlohmann::json::parse(text)["response"]["status"]["message"] ==
+        "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
 }

@@ -14,7 +14,8 @@ using nlohmann::json;
 namespace {
 
 const coderun::policy::Policy kPolicy{};
-const FakePrompts kPrompts({"/etc/agents/rex_system-prompt.md", "/etc/agents/default_system-prompt.md"});
+const FakePrompts kPrompts({"/etc/agents/rex_system-prompt.md",
+                            "/etc/agents/default_system-prompt.md"});
 
 json agent_run(const char* kind, const json& spec) {
   return {{"apiVersion", "taskmaster.io/v1"},
@@ -23,12 +24,15 @@ json agent_run(const char* kind, const json& spec) {
           {"spec", spec}};
 }
 
-Decision mutate(const json& object) { return decide(create_request(object), kPolicy, kPrompts, Phase::kMutate); }
+Decision mutate(const json& object) {
+  return decide(create_request(object), kPolicy, kPrompts, Phase::kMutate);
+}
 
 json mutated(const json& object) {
   const auto decision = mutate(object);
   REQUIRE(decision.response.allowed);
-  return decision.response.patch.empty() ? object : object.patch(decision.response.patch_operations());
+  return decision.response.patch.empty() ? object
+                                         : object.patch(decision.response.patch_operations());
 }
 
 const json kTokenContainer = json::parse(R"({
@@ -53,7 +57,8 @@ const json kMounts = json::parse(R"([
 
 TEST_CASE("a CodeRun from a GitHub event is completed in full") {
   const json event = read_event_fixture("pull_request.opened");
-  const json result = mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}}, {"taskRef", "task/format"}, {"event", event}}));
+  const json result = mutated(agent_run(
+      "CodeRun", {{"github", {{"appName", "rex"}}}, {"taskRef", "task/format"}, {"event", event}}));
   json expected_spec = {
       {"repo", "Codertocat/Hello-World"},
       {"owner", "Codertocat"},
@@ -71,14 +76,16 @@ TEST_CASE("a CodeRun from a GitHub event is completed in full") {
       {"volumeMounts", kMounts}};
   CHECK(result["spec"] == expected_spec);
   CHECK(result["metadata"]["labels"] == json({{"taskmaster.io/github-app", "rex"},
-                                               {"taskmaster.io/repo", "Codertocat.Hello-World"},
-                                               {"taskmaster.io/pr-number", "2"}}));
+                                              {"taskmaster.io/repo", "Codertocat.Hello-World"},
+                                              {"taskmaster.io/pr-number", "2"}}));
   CHECK(mutate(result).response.patch.empty());
 }
 
 TEST_CASE("a DocsRun from explicit fields is completed in full") {
-  const json result = mutated(agent_run("DocsRun", {{"repo", "acme/handbook"}, {"ref", "main"},
-                                                    {"github", {{"appName", "triage"}}}, {"taskRef", "docs/api-guide"}}));
+  const json result = mutated(agent_run("DocsRun", {{"repo", "acme/handbook"},
+                                                    {"ref", "main"},
+                                                    {"github", {{"appName", "triage"}}},
+                                                    {"taskRef", "docs/api-guide"}}));
   json token = kTokenContainer;
   token["env"][0]["valueFrom"]["secretKeyRef"]["name"] = "github-app-triage";
   token["env"][1]["valueFrom"]["secretKeyRef"]["name"] = "github-app-triage";
@@ -101,23 +108,30 @@ TEST_CASE("a DocsRun from explicit fields is completed in full") {
 }
 
 TEST_CASE("a CodeRun's own containers, volumes and mounts are kept and never duplicated") {
-  json spec = {{"repo", "acme/tools"},
-               {"github", {{"appName", "rex"}}},
-               {"initContainers", json::array({{{"name", "gh-token"}, {"image", "mine:1"}}})},
-               {"volumes", json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "ws"}}}}})},
-               {"volumeMounts", json::array({{{"name", "my-src"}, {"mountPath", "/work/src"}}})}};
+  json spec = {
+      {"repo", "acme/tools"},
+      {"github", {{"appName", "rex"}}},
+      {"initContainers", json::array({{{"name", "gh-token"}, {"image", "mine:1"}}})},
+      {"volumes",
+       json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "ws"}}}}})},
+      {"volumeMounts", json::array({{{"name", "my-src"}, {"mountPath", "/work/src"}}})}};
   const json result = mutated(agent_run("CodeRun", spec));
-  CHECK(result["spec"]["initContainers"] == json::array({{{"name", "gh-token"}, {"image", "mine:1"}}}));
+  CHECK(result["spec"]["initContainers"] ==
+        json::array({{{"name", "gh-token"}, {"image", "mine:1"}}}));
   CHECK(result["spec"]["volumes"].size() == 4);
   CHECK(result["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ws");
-  CHECK(result["spec"]["volumeMounts"].size() == 4);  // /work/src taken by my-src: workspace not added
+  CHECK(result["spec"]["volumeMounts"].size() ==
+        4);  // /work/src taken by my-src: workspace not added
   CHECK(result["spec"]["volumeMounts"][0]["name"] == "my-src");
   CHECK(result["spec"]["ref"] == "main");
 }
 
 TEST_CASE("an empty field is filled; a field the user set is kept") {
-  const json result = mutated(agent_run("CodeRun", {{"repo", "acme/tools"}, {"ref", ""}, {"github", {{"appName", "rex"}, {"tokenFile", "/t/x"}}},
-                                                    {"prompts", {{"user", "custom.md"}}}}));
+  const json result =
+      mutated(agent_run("CodeRun", {{"repo", "acme/tools"},
+                                    {"ref", ""},
+                                    {"github", {{"appName", "rex"}, {"tokenFile", "/t/x"}}},
+                                    {"prompts", {{"user", "custom.md"}}}}));
   CHECK(result["spec"]["ref"] == "main");
   CHECK(result["spec"]["github"]["tokenFile"] == "/t/x");
   CHECK(result["spec"]["prompts"]["user"] == "custom.md");
@@ -126,39 +140,52 @@ TEST_CASE("an empty field is filled; a field the user set is kept") {
 
 TEST_CASE("CodeRun denials") {
   SECTION("app") {
-    const auto decision = mutate(agent_run("CodeRun", {{"repo", "a/b"}, {"github", {{"appName", "bob"}}}}));
-    CHECK(decision.response.message == "Error: Invalid github-app 'bob'. Must be one of: rex, clippy, qa, triage, security");
+    const auto decision =
+        mutate(agent_run("CodeRun", {{"repo", "a/b"}, {"github", {{"appName", "bob"}}}}));
+    CHECK(decision.response.message ==
+          "Error: Invalid github-app 'bob'. Must be one of: rex, clippy, qa, triage, security");
   }
   SECTION("no repository") {
     const auto decision = mutate(agent_run("CodeRun", {{"github", {{"appName", "rex"}}}}));
-    CHECK(decision.response.message ==
-          "Error: Repository information not available from event payload and no git context found");
+    CHECK(
+        decision.response.message ==
+        "Error: Repository information not available from event payload and no git context found");
   }
   SECTION("a repository that is not owner/name") {
-    const auto decision = mutate(agent_run("CodeRun", {{"repo", "just-a-name"}, {"github", {{"appName", "rex"}}}}));
+    const auto decision =
+        mutate(agent_run("CodeRun", {{"repo", "just-a-name"}, {"github", {{"appName", "rex"}}}}));
     CHECK_FALSE(decision.response.allowed);
     CHECK(decision.rule == "safe-value:repoFullName");
     CHECK_THAT(decision.response.message, Catch::Contains("not of the form owner/repo"));
   }
   SECTION("a taskRef that leaves its directory") {
-    const auto decision = mutate(agent_run("CodeRun", {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"taskRef", "../../etc/passwd"}}));
+    const auto decision = mutate(agent_run(
+        "CodeRun",
+        {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"taskRef", "../../etc/passwd"}}));
     CHECK(decision.rule == "safe-value:taskRef");
-    CHECK(decision.response.message == "Error: Invalid taskRef '../../etc/passwd': contains a '..' component");
+    CHECK(decision.response.message ==
+          "Error: Invalid taskRef '../../etc/passwd': contains a '..' component");
   }
   SECTION("the schema names the JSON path and the rule") {
-    const auto decision = mutate(agent_run("CodeRun", {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"workspace", {{"path", "relative"}}}}));
+    const auto decision = mutate(agent_run("CodeRun", {{"repo", "a/b"},
+                                                       {"github", {{"appName", "rex"}}},
+                                                       {"workspace", {{"path", "relative"}}}}));
     CHECK_FALSE(decision.response.allowed);
     CHECK(decision.rule == "schema");
-    CHECK_THAT(decision.response.message, Catch::StartsWith("Error: CodeRun is invalid at $.spec.workspace.path: "));
+    CHECK_THAT(decision.response.message,
+               Catch::StartsWith("Error: CodeRun is invalid at $.spec.workspace.path: "));
   }
   SECTION("a pullRequest of the wrong type") {
-    const auto decision = mutate(agent_run("CodeRun", {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"pullRequest", {{"n", 1}}}}));
+    const auto decision = mutate(agent_run(
+        "CodeRun",
+        {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"pullRequest", {{"n", 1}}}}));
     CHECK_FALSE(decision.response.allowed);
     CHECK_THAT(decision.response.message, Catch::Contains("$.spec.pullRequest"));
   }
   SECTION("the validating pass checks the stored object against the schema") {
-    const auto decision = decide(create_request(agent_run("DocsRun", {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}})),
-                                 kPolicy, kPrompts, Phase::kValidate);
+    const auto decision = decide(
+        create_request(agent_run("DocsRun", {{"repo", "a/b"}, {"github", {{"appName", "rex"}}}})),
+        kPolicy, kPrompts, Phase::kValidate);
     CHECK_FALSE(decision.response.allowed);
     CHECK_THAT(decision.response.message, Catch::StartsWith("Error: DocsRun is invalid at $.spec"));
   }
@@ -167,6 +194,8 @@ TEST_CASE("CodeRun denials") {
 TEST_CASE("a CodeRun's event may be an Argo Events envelope or a JSON string") {
   const json body = read_event_fixture("push.branch");
   const json envelope = {{"headers", {{"X-Github-Event", {"push"}}}}, {"body", body}};
-  CHECK(mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}}, {"event", envelope}}))["spec"]["ref"] == "master");
-  CHECK(mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}}, {"event", body.dump()}}))["spec"]["ref"] == "master");
+  CHECK(mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}},
+                                      {"event", envelope}}))["spec"]["ref"] == "master");
+  CHECK(mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}},
+                                      {"event", body.dump()}}))["spec"]["ref"] == "master");
 }

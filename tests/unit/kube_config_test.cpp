@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "kube/kube_config.h"
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
-#include "kube/kube_config.h"
 #include "util/base64.h"
 
 using coderun::kube::KubeConfig;
@@ -12,7 +12,8 @@ using coderun::kube::KubeConfigError;
 
 namespace {
 std::filesystem::path temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("coderun-kube-" + name + "-" + std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("coderun-kube-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -36,7 +37,8 @@ clusters:
   cluster: {server: "https://example:1"}
 users:
 - name: u1
-  user: {token: s3cr3t, client-certificate-data: )" << coderun::util::base64_encode("CERT") << R"(}
+  user: {token: s3cr3t, client-certificate-data: )"
+                                << coderun::util::base64_encode("CERT") << R"(}
 - name: u2
   user: {}
 )";
@@ -54,9 +56,12 @@ TEST_CASE("a kubeconfig that cannot be used says why") {
   const auto dir = temp_dir("bad");
   std::ofstream(dir / "config") << "current-context: x\ncontexts: []\n";
   CHECK_THROWS_AS(KubeConfig::from_kubeconfig((dir / "config").string()), KubeConfigError);
-  std::ofstream(dir / "http") << "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
-                                 "clusters: [{name: c, cluster: {server: 'http://plain:80'}}]\nusers: [{name: u, user: {}}]\n";
-  CHECK_THROWS_WITH(KubeConfig::from_kubeconfig((dir / "http").string()), Catch::Contains("https://"));
+  std::ofstream(dir / "http")
+      << "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+         "clusters: [{name: c, cluster: {server: 'http://plain:80'}}]\nusers: [{name: u, user: "
+         "{}}]\n";
+  CHECK_THROWS_WITH(KubeConfig::from_kubeconfig((dir / "http").string()),
+                    Catch::Contains("https://"));
   std::filesystem::remove_all(dir);
 }
 

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "observability/metrics.h"
+
+#include <catch2/catch.hpp>
 
 using coderun::observability::Metrics;
 
@@ -11,19 +11,23 @@ TEST_CASE("metrics render in the Prometheus text format") {
   metrics.value_resolved("ref", "event");
   metrics.event("posted");
   metrics.policy_reload("rejected");
-  metrics.certificate_expiry(std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)));
+  metrics.certificate_expiry(
+      std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)));
   {
     Metrics::InFlight one(metrics);
     CHECK_THAT(metrics.render(), Catch::Contains("coderun_webhook_requests_in_flight 1"));
   }
   const std::string text = metrics.render();
   CHECK_THAT(text, Catch::Contains("# TYPE coderun_webhook_admission_requests_total counter"));
+  CHECK_THAT(text, Catch::Contains("coderun_webhook_admission_requests_total{app=\"rex\",decision="
+                                   "\"mutated\",endpoint=\"mutate\",kind=\"Workflow\"} 2"));
   CHECK_THAT(text, Catch::Contains(
-                       "coderun_webhook_admission_requests_total{app=\"rex\",decision=\"mutated\",endpoint=\"mutate\",kind=\"Workflow\"} 2"));
-  CHECK_THAT(text, Catch::Contains("coderun_webhook_admission_duration_seconds_count{endpoint=\"mutate\"} 2"));
-  CHECK_THAT(text, Catch::Contains("coderun_webhook_values_resolved_total{field=\"ref\",source=\"event\"} 1"));
+                       "coderun_webhook_admission_duration_seconds_count{endpoint=\"mutate\"} 2"));
+  CHECK_THAT(text, Catch::Contains(
+                       "coderun_webhook_values_resolved_total{field=\"ref\",source=\"event\"} 1"));
   CHECK_THAT(text, Catch::Contains("coderun_webhook_kube_events_total{outcome=\"dropped\"} 0"));
   CHECK_THAT(text, Catch::Contains("coderun_webhook_policy_reloads_total{result=\"rejected\"} 1"));
-  CHECK_THAT(text, Catch::Contains("coderun_webhook_certificate_expiry_timestamp_seconds 1800000000"));
+  CHECK_THAT(text,
+             Catch::Contains("coderun_webhook_certificate_expiry_timestamp_seconds 1800000000"));
   CHECK_THAT(text, Catch::Contains("coderun_webhook_requests_in_flight 0"));
 }

@@ -1,11 +1,11 @@
-#include <catch2/catch.hpp>
+#include "policy/policy.h"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include "policy/policy.h"
 #include "policy/policy_store.h"
 
 using namespace coderun::policy;
@@ -41,9 +41,7 @@ TEST_CASE("the shipped policy loads and matches the seed") {
   CHECK(policy.mcp_requirements.key == "requirements.yaml");
 }
 
-TEST_CASE("an empty policy is every default") {
-  CHECK(parse_policy("").allowed_apps.size() == 5);
-}
+TEST_CASE("an empty policy is every default") { CHECK(parse_policy("").allowed_apps.size() == 5); }
 
 TEST_CASE("a policy that breaks its schema is refused naming the path and the rule") {
   const std::vector<std::pair<std::string, std::string>> cases = {

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "github/safe_values.h"
+
+#include <catch2/catch.hpp>
 
 using namespace coderun::github;
 
@@ -13,10 +13,11 @@ TEST_CASE("refs that git and a shell both accept") {
 }
 
 TEST_CASE("refs refused by git check-ref-format or dangerous in a shell") {
-  for (const char* ref : {"", "$(id)", "a`id`", "x;rm", "a|b", "a&b", "a>b", "a<b", "it's",
-                          "a\"b", "a\\b", "a\nb", "a b", "a*", "a?", "a[1]", "{a,b}", "-rf",
-                          "/abs", "trail/", "a..b", "a//b", "a@{1}", "a:b", "x.lock", "a/.hidden",
-                          ".dot", "end.", "@", "a~1", "a^2", "tab\there", "bell\a"}) {
+  for (const char* ref :
+       {"",     "$(id)",  "a`id`", "x;rm", "a|b",       "a&b",   "a>b",    "a<b",       "it's",
+        "a\"b", "a\\b",   "a\nb",  "a b",  "a*",        "a?",    "a[1]",   "{a,b}",     "-rf",
+        "/abs", "trail/", "a..b",  "a//b", "a@{1}",     "a:b",   "x.lock", "a/.hidden", ".dot",
+        "end.", "@",      "a~1",   "a^2",  "tab\there", "bell\a"}) {
     INFO(ref);
     CHECK(check_ref(ref));
   }

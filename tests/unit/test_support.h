@@ -12,7 +12,7 @@ namespace coderun::testing {
 std::string fixtures_dir();
 std::string read_text(const std::string& path);
 nlohmann::json read_event_fixture(const std::string& name);  // "pull_request.opened"
-std::vector<std::string> event_fixture_names();               // every file in github-events/
+std::vector<std::string> event_fixture_names();              // every file in github-events/
 
 // A prompts directory without a disk: exactly the listed paths exist.
 class FakePrompts final : public policy::PromptCatalog {

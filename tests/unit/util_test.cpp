@@ -17,9 +17,12 @@ TEST_CASE("base64 matches RFC 4648 test vectors") {
   CHECK(base64_encode(std::string("\xff\x00\x80", 3)) == "/wCA");
 }
 
-TEST_CASE("untrusted JSON: depth limit, brackets inside strings, invalid UTF-8, numbers as nlohmann keeps them") {
+TEST_CASE(
+    "untrusted JSON: depth limit, brackets inside strings, invalid UTF-8, numbers as nlohmann "
+    "keeps them") {
   CHECK(parse_untrusted_json(R"({"a":[1,{"b":"[[[[[[[["}]})", 3).value);
-  CHECK_THAT(parse_untrusted_json(R"({"a":[1,{"b":[]}]})", 3).error, Catch::Contains("nested more than 3"));
+  CHECK_THAT(parse_untrusted_json(R"({"a":[1,{"b":[]}]})", 3).error,
+             Catch::Contains("nested more than 3"));
   CHECK_FALSE(parse_untrusted_json("{\"a\":\"\xff\"}", 8).value);
   CHECK_FALSE(parse_untrusted_json("", 8).value);
   CHECK_FALSE(parse_untrusted_json("{} x", 8).value);
@@ -39,11 +42,14 @@ TEST_CASE("a keep tree prunes what is not read") {
   const JsonKeep all;
   const JsonKeep presence{JsonKeep::Mode::kPresence, {}};
   const JsonKeep head{JsonKeep::Mode::kMembers, {{"ref", &all}}};
-  const JsonKeep root{JsonKeep::Mode::kMembers, {{"head", &head}, {"comment", &presence}, {"list", &head}}};
+  const JsonKeep root{JsonKeep::Mode::kMembers,
+                      {{"head", &head}, {"comment", &presence}, {"list", &head}}};
   const auto parsed = parse_untrusted_json(
-      R"({"head":{"ref":"x","big":[1,2,3]},"comment":{"body":"long"},"other":1,"list":[{"ref":"a","n":1}]})", 16, &root);
+      R"({"head":{"ref":"x","big":[1,2,3]},"comment":{"body":"long"},"other":1,"list":[{"ref":"a","n":1}]})",
+      16, &root);
   REQUIRE(parsed.value);
-  CHECK(*parsed.value == nlohmann::json::parse(R"({"head":{"ref":"x"},"comment":{},"list":[{"ref":"a"}]})"));
+  CHECK(*parsed.value ==
+        nlohmann::json::parse(R"({"head":{"ref":"x"},"comment":{},"list":[{"ref":"a"}]})"));
 }
 
 TEST_CASE("YAML converts to JSON with core-schema scalars") {

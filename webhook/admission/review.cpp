@@ -17,17 +17,20 @@ std::string string_field(const json& object, const char* key) {
 
 std::string reason_for(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 403: return "Forbidden";
-    case 422: return "Invalid";
-    default: return code >= 500 ? "InternalError" : "Forbidden";
+    case 400:
+      return "BadRequest";
+    case 403:
+      return "Forbidden";
+    case 422:
+      return "Invalid";
+    default:
+      return code >= 500 ? "InternalError" : "Forbidden";
   }
 }
 
 }  // namespace
 
-std::variant<Request, ReviewError> parse_review(std::string_view body,
-                                                const ReviewLimits& limits) {
+std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
   auto parsed = util::parse_untrusted_json(body, limits.max_depth);
   if (!parsed.value) return ReviewError{"body is not valid JSON: " + parsed.error};
   json& review = *parsed.value;
@@ -98,8 +101,9 @@ std::string encode_review(const Response& response, std::string_view api_version
   out += text(response.uid);
   out += response.allowed ? R"(,"allowed":true)" : R"(,"allowed":false)";
   if (!response.allowed) {
-    out += R"(,"status":{"code":)" + std::to_string(response.code) + R"(,"message":)" + text(response.message) +
-           R"(,"reason":)" + text(response.reason) + R"(,"status":"Failure"})";
+    out += R"(,"status":{"code":)" + std::to_string(response.code) + R"(,"message":)" +
+           text(response.message) + R"(,"reason":)" + text(response.reason) +
+           R"(,"status":"Failure"})";
   }
   if (!response.patch.empty()) {
     out += R"(,"patchType":"JSONPatch","patch":")";

@@ -41,10 +41,10 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
 struct Response {
   std::string uid;
   bool allowed = true;
-  int code = 200;            // status.code on denials
-  std::string message;       // status.message on denials
-  std::string reason;        // status.reason on denials (e.g. Forbidden, BadRequest)
-  std::string patch;  // RFC 6902 operations as JSON text; empty: no patch is sent
+  int code = 200;       // status.code on denials
+  std::string message;  // status.message on denials
+  std::string reason;   // status.reason on denials (e.g. Forbidden, BadRequest)
+  std::string patch;    // RFC 6902 operations as JSON text; empty: no patch is sent
   std::vector<std::string> warnings;
   std::map<std::string, std::string> audit_annotations;
 

@@ -8,7 +8,8 @@
 namespace coderun::cli {
 namespace {
 
-constexpr const char* kUsage = R"(coderun-webhook: admission webhook for Argo Workflows, CodeRuns and DocsRuns
+constexpr const char* kUsage =
+    R"(coderun-webhook: admission webhook for Argo Workflows, CodeRuns and DocsRuns
 
 Usage:
   coderun-webhook serve   --cert FILE --key FILE [--policy FILE] [--prompts-dir DIR]

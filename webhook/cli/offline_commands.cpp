@@ -78,7 +78,8 @@ admission::Request offline_request(const json& object) {
   request.kind.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
   request.kind.version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
   request.kind.kind = object.value("kind", "");
-  if (const auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+  if (const auto metadata = object.find("metadata");
+      metadata != object.end() && metadata->is_object()) {
     request.name = metadata->value("name", "");
     request.namespace_name = metadata->value("namespace", "default");
   }
@@ -126,7 +127,8 @@ int mutate_command(const std::vector<std::string>& flags) {
   if (const auto event = args.get("event")) set_event(object, read_file(*event));
   const auto policy = policy_from_flags(args);
   const policy::FileSystemPromptCatalog prompts;
-  const auto decision = decision::decide(offline_request(object), policy, prompts, decision::Phase::kMutate);
+  const auto decision =
+      decision::decide(offline_request(object), policy, prompts, decision::Phase::kMutate);
   if (!decision.response.patch.empty()) object = object.patch(decision.response.patch_operations());
   const json summary = decision_summary(decision);
   if (args.has("json")) {
@@ -143,7 +145,8 @@ int resolve_command(const std::vector<std::string>& flags) {
   const std::string text = read_file(required_file(args));
   const auto parsed = github::parse_event_argument(text, github::EventLimits{16 << 20, 512});
   if (parsed.problem) throw UsageError(*parsed.problem);
-  const auto context = github::resolve_event(parsed.body, args.get_or("event-type", parsed.event_type));
+  const auto context =
+      github::resolve_event(parsed.body, args.get_or("event-type", parsed.event_type));
   const json out = {{"eventType", context.event_type},
                     {"owner", sourced_json(context.owner)},
                     {"repo", sourced_json(context.repo)},

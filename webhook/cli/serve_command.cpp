@@ -1,6 +1,7 @@
 // `coderun-webhook serve`: wires the policy, the prompts, the service and the TLS transport, and
 // owns the process's lifetime (signals, reloads, graceful shutdown).
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -34,7 +34,11 @@ class ReloadLoop {
  public:
   ReloadLoop(policy::PolicyStore& policies, server::CertificateStore& certificates,
              const observability::JsonLog& log, observability::Metrics& metrics)
-      : policies_(policies), certificates_(certificates), log_(log), metrics_(metrics), thread_([this] {
+      : policies_(policies),
+        certificates_(certificates),
+        log_(log),
+        metrics_(metrics),
+        thread_([this] {
           check_expiry();
           run();
         }) {}
@@ -79,7 +83,8 @@ class ReloadLoop {
         break;
       case server::CertificateStore::ReloadOutcome::kRejected:
         metrics_.certificate_reload("rejected");
-        log_.warn("certificate reload deferred", {{"error", certificates_.last_error().value_or("")}});
+        log_.warn("certificate reload deferred",
+                  {{"error", certificates_.last_error().value_or("")}});
         break;
       case server::CertificateStore::ReloadOutcome::kUnchanged:
         break;
@@ -97,7 +102,8 @@ class ReloadLoop {
     last_expiry_warning_ = now;
     log_.warn("serving certificate expires soon",
               {{"subject", certificates_.subject()},
-               {"expires_in_hours", std::chrono::duration_cast<std::chrono::hours>(not_after - now).count()}});
+               {"expires_in_hours",
+                std::chrono::duration_cast<std::chrono::hours>(not_after - now).count()}});
   }
 
   policy::PolicyStore& policies_;
@@ -205,13 +211,15 @@ int serve_command(const std::vector<std::string>& flags) {
     kube::EventRecorder::Options event_options;
     event_options.reporting_instance = pod_name();
     events = std::make_unique<kube::EventRecorder>(
-        kube::EventRecorder::over(*api), event_options, [&metrics](kube::EventRecorder::Outcome outcome) {
+        kube::EventRecorder::over(*api), event_options,
+        [&metrics](kube::EventRecorder::Outcome outcome) {
           metrics.event(outcome == kube::EventRecorder::Outcome::kPosted   ? "posted"
                         : outcome == kube::EventRecorder::Outcome::kFailed ? "failed"
                                                                            : "dropped");
         });
-    log.info("posting Kubernetes Events", {{"api_server", kube_config->host + ":" + std::to_string(kube_config->port)},
-                                           {"reporting_instance", event_options.reporting_instance}});
+    log.info("posting Kubernetes Events",
+             {{"api_server", kube_config->host + ":" + std::to_string(kube_config->port)},
+              {"reporting_instance", event_options.reporting_instance}});
   } else {
     log.warn("no Kubernetes API configuration (in-cluster or --kubeconfig): Events are not posted");
   }
@@ -251,11 +259,12 @@ int serve_command(const std::vector<std::string>& flags) {
   }
   std::unique_ptr<server::MetricsServer> metrics_server;
   if (const long metrics_port = args.get_number("metrics-port", 9090); metrics_port >= 0) {
-    metrics_server = std::make_unique<server::MetricsServer>(args.get_or("metrics-addr", "0.0.0.0"),
-                                                             static_cast<int>(metrics_port),
-                                                             [&metrics] { return metrics.render(); });
+    metrics_server = std::make_unique<server::MetricsServer>(
+        args.get_or("metrics-addr", "0.0.0.0"), static_cast<int>(metrics_port),
+        [&metrics] { return metrics.render(); });
     const int bound = metrics_server->start();
-    if (const auto port_file = args.get("metrics-port-file")) std::ofstream(*port_file) << bound << "\n";
+    if (const auto port_file = args.get("metrics-port-file"))
+      std::ofstream(*port_file) << bound << "\n";
     log.info("serving metrics", {{"port", bound}});
   }
   log.info("listening", {{"address", options.address},
@@ -265,8 +274,8 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"certificate", certificates.subject()}});
   {
     const ReloadLoop reloads(*policies, certificates, log, metrics);
-    const SignalWatcher signals(server, log, std::chrono::seconds(args.get_number("shutdown-delay", 0)),
-                                shutting_down);
+    const SignalWatcher signals(
+        server, log, std::chrono::seconds(args.get_number("shutdown-delay", 0)), shutting_down);
     server.serve();
   }
   log.info("stopped");

@@ -29,7 +29,8 @@ std::optional<std::string> text_at(const json& object, const Path& path) {
 }
 
 bool is_unset(const json* value) {
-  return value == nullptr || value->is_null() || (value->is_string() && value->get_ref<const std::string&>().empty());
+  return value == nullptr || value->is_null() ||
+         (value->is_string() && value->get_ref<const std::string&>().empty());
 }
 
 }  // namespace
@@ -45,24 +46,30 @@ RunInputs agent_run_inputs(const json& object, RunKind kind) {
     } else if (event->is_string()) {
       inputs.event_text = event->get_ref<const std::string&>();
     } else if (!event->is_null()) {
-      inputs.warnings.push_back(std::string("spec.event is a ") + event->type_name() + ", not an object; ignored");
+      inputs.warnings.push_back(std::string("spec.event is a ") + event->type_name() +
+                                ", not an object; ignored");
     }
   }
   const std::pair<const char*, Path> fields[] = {
-      {"repoFullName", {"spec", "repo"}}, {"owner", {"spec", "owner"}},
-      {"ref", {"spec", "ref"}},           {"sha", {"spec", "sha"}},
-      {"prNumber", {"spec", "pullRequest"}}, {"systemPromptPath", {"spec", "prompts", "system"}}};
+      {"repoFullName", {"spec", "repo"}},
+      {"owner", {"spec", "owner"}},
+      {"ref", {"spec", "ref"}},
+      {"sha", {"spec", "sha"}},
+      {"prNumber", {"spec", "pullRequest"}},
+      {"systemPromptPath", {"spec", "prompts", "system"}}};
   for (const auto& [field, path] : fields) {
     const json* node = at(object, path);
     if (is_unset(node)) continue;
     const auto text = text_at(object, path);
     inputs.given[field] = text.value_or("");  // another type: the user's; the schema reports it
   }
-  const std::pair<const char*, Path> relative_paths[] = {{"taskRef", {"spec", "taskRef"}},
-                                                         {"prompts.user", {"spec", "prompts", "user"}},
-                                                         {"docs.path", {"spec", "docs", "path"}}};
+  const std::pair<const char*, Path> relative_paths[] = {
+      {"taskRef", {"spec", "taskRef"}},
+      {"prompts.user", {"spec", "prompts", "user"}},
+      {"docs.path", {"spec", "docs", "path"}}};
   for (const auto& [name, path] : relative_paths) {
-    if (const auto text = text_at(object, path); text && !text->empty()) inputs.relative_paths[name] = *text;
+    if (const auto text = text_at(object, path); text && !text->empty())
+      inputs.relative_paths[name] = *text;
   }
   return inputs;
 }
@@ -75,12 +82,14 @@ void add_missing_tree(JsonPatchBuilder& patch, const json* existing, const std::
   }
   if (!existing->is_object() || !desired.is_object()) return;
   for (const auto& [key, value] : desired.items()) {
-    add_missing_tree(patch, member(existing, key), path + "/" + JsonPatchBuilder::escape(key), value);
+    add_missing_tree(patch, member(existing, key), path + "/" + JsonPatchBuilder::escape(key),
+                     value);
   }
 }
 
-void add_agent_run_spec(JsonPatchBuilder& patch, const json& object, const RunResolution& resolution,
-                        const policy::Policy& policy, const PodPlumbing& plumbing, RunKind kind) {
+void add_agent_run_spec(JsonPatchBuilder& patch, const json& object,
+                        const RunResolution& resolution, const policy::Policy& policy,
+                        const PodPlumbing& plumbing, RunKind kind) {
   const bool docs = kind == RunKind::kDocsRun;
   json desired = {
       {"prompts", {{"user", docs ? "docs/task.md" : "task/prompt.md"}}},
@@ -114,8 +123,8 @@ void add_agent_run_spec(JsonPatchBuilder& patch, const json& object, const RunRe
   add_missing_by_name(patch, member(spec, "initContainers"), "/spec/initContainers",
                       {plumbing.token_container(resolution.app)});
   add_missing_by_name(patch, member(spec, "volumes"), "/spec/volumes", plumbing.volumes());
-  add_missing_by_name(patch, member(spec, "volumeMounts"), "/spec/volumeMounts", plumbing.volume_mounts(),
-                      "mountPath");
+  add_missing_by_name(patch, member(spec, "volumeMounts"), "/spec/volumeMounts",
+                      plumbing.volume_mounts(), "mountPath");
 }
 
 }  // namespace coderun::decision

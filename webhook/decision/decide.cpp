@@ -24,8 +24,8 @@ std::optional<Denial> schema_denial(const nlohmann::json& object, RunKind kind) 
   const auto& schema = kind == RunKind::kDocsRun ? schemas::docsrun() : schemas::coderun();
   const auto violations = schema.validate(object);
   if (violations.empty()) return std::nullopt;
-  return Denial{"Error: " + std::string(to_string(kind)) + " is invalid at " + violations.front().path +
-                    ": " + violations.front().rule,
+  return Denial{"Error: " + std::string(to_string(kind)) + " is invalid at " +
+                    violations.front().path + ": " + violations.front().rule,
                 "schema"};
 }
 
@@ -48,7 +48,8 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     decision.kind = *kind;
     decision.outcome = "denied";
     decision.rule = "request";
-    decision.response = admission::Response::deny(request.uid, "request.object is missing or not an object", 400);
+    decision.response =
+        admission::Response::deny(request.uid, "request.object is missing or not an object", 400);
     return decision;
   }
   const nlohmann::json& object = *request.object;
@@ -67,7 +68,8 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     return decision;
   }
 
-  const RunInputs inputs = *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
+  const RunInputs inputs =
+      *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
   decision.resolution = resolve_run(inputs, policy, prompts);
   RunResolution& resolution = decision.resolution;
 
@@ -85,22 +87,24 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     add_metadata(patch, object, resolution);
   }
   if (!resolution.denial && *kind != RunKind::kWorkflow) {
-    resolution.denial = schema_denial(patch.empty() ? object : object.patch(patch.operations()), *kind);
+    resolution.denial =
+        schema_denial(patch.empty() ? object : object.patch(patch.operations()), *kind);
   }
 
   admission::Response& response = decision.response;
   response.uid = request.uid;
   response.warnings = resolution.warnings;
   response.audit_annotations["github-app"] = resolution.app;
-  if (const auto* repo = resolution.find("repoFullName")) response.audit_annotations["repo"] = repo->value;
-  if (!resolution.event_type.empty()) response.audit_annotations["event-type"] = resolution.event_type;
+  if (const auto* repo = resolution.find("repoFullName"))
+    response.audit_annotations["repo"] = repo->value;
+  if (!resolution.event_type.empty())
+    response.audit_annotations["event-type"] = resolution.event_type;
 
   if (resolution.denial) {
     response = admission::Response::deny(request.uid, resolution.denial->message, 403);
     response.warnings = resolution.warnings;
-    response.audit_annotations = {{"decision", "denied"},
-                                  {"rule", resolution.denial->rule},
-                                  {"github-app", resolution.app}};
+    response.audit_annotations = {
+        {"decision", "denied"}, {"rule", resolution.denial->rule}, {"github-app", resolution.app}};
     decision.outcome = "denied";
     decision.rule = resolution.denial->rule;
     return decision;

@@ -4,7 +4,8 @@
 
 namespace coderun::decision {
 
-void JsonPatchBuilder::operation(const char* op, const std::string& path, std::string_view value_json) {
+void JsonPatchBuilder::operation(const char* op, const std::string& path,
+                                 std::string_view value_json) {
   text_ += count_++ == 0 ? "[" : ",";
   text_ += R"({"op":")";
   text_ += op;

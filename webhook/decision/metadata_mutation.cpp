@@ -11,7 +11,8 @@ std::string label_safe(std::string_view value) {
   std::string out;
   for (const char c : value) {
     if (out.size() == 63) break;
-    const bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    const bool allowed =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     out += c == '/' ? '.' : (allowed ? c : '-');
   }
   const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };

@@ -30,15 +30,15 @@ json token_init_container(const policy::Policy& policy, std::string_view app) {
           {"image", policy.token.image},
           {"env", json::array({secret_env("APP_ID", secret, policy.token.app_id_key),
                                secret_env("PRIVATE_KEY", secret, policy.token.private_key_key)})},
-          {"volumeMounts",
-           json::array({{{"name", policy.token_volume.name}, {"mountPath", policy.token_volume.mount_path}}})}};
+          {"volumeMounts", json::array({{{"name", policy.token_volume.name},
+                                         {"mountPath", policy.token_volume.mount_path}}})}};
 }
 
 std::vector<json> run_volumes(const policy::Policy& policy) {
   json mcp_config_map = {{"name", policy.mcp_requirements.config_map}};
   if (!policy.mcp_requirements.key.empty()) {
-    mcp_config_map["items"] =
-        json::array({{{"key", policy.mcp_requirements.key}, {"path", policy.mcp_requirements.key}}});
+    mcp_config_map["items"] = json::array(
+        {{{"key", policy.mcp_requirements.key}, {"path", policy.mcp_requirements.key}}});
   }
   return {
       {{"name", policy.workspace.name}, {"emptyDir", json::object()}},
@@ -63,7 +63,8 @@ std::vector<json> run_volume_mounts(const policy::Policy& policy) {
 
 namespace {
 
-nlohmann::json fresh_pod_patch(const nlohmann::json& token, const std::vector<nlohmann::json>& mounts) {
+nlohmann::json fresh_pod_patch(const nlohmann::json& token,
+                               const std::vector<nlohmann::json>& mounts) {
   return {{"initContainers", nlohmann::json::array({token})},
           {"containers", nlohmann::json::array({{{"name", "main"}, {"volumeMounts", mounts}}})}};
 }
@@ -87,8 +88,9 @@ PodPlumbing::PodPlumbing(const policy::Policy& policy)
 
 std::string PodPlumbing::fresh_pod_spec_patch_json(std::string_view app) const {
   const auto found = fresh_pod_spec_patches_json_.find(app);
-  return found != fresh_pod_spec_patches_json_.end() ? found->second
-                                                     : util::dump_json(nlohmann::json(fresh_pod_spec_patch(app)));
+  return found != fresh_pod_spec_patches_json_.end()
+             ? found->second
+             : util::dump_json(nlohmann::json(fresh_pod_spec_patch(app)));
 }
 
 nlohmann::json PodPlumbing::token_container(std::string_view app) const {
@@ -98,8 +100,9 @@ nlohmann::json PodPlumbing::token_container(std::string_view app) const {
 
 std::string PodPlumbing::fresh_pod_spec_patch(std::string_view app) const {
   const auto found = fresh_pod_spec_patches_.find(app);
-  return found != fresh_pod_spec_patches_.end() ? found->second
-                                                : util::dump_json(fresh_pod_patch(token_container(app), volume_mounts_));
+  return found != fresh_pod_spec_patches_.end()
+             ? found->second
+             : util::dump_json(fresh_pod_patch(token_container(app), volume_mounts_));
 }
 
 void add_missing_by_name(JsonPatchBuilder& patch, const json* existing, const std::string& path,

@@ -91,7 +91,8 @@ bool workflow_is_served(const json& workflow, const std::vector<std::string>& te
     if (ref != spec->end() && ref->is_object()) {
       const auto name = ref->find("name");
       if (name != ref->end() && name->is_string() &&
-          std::find(templates.begin(), templates.end(), name->get<std::string>()) != templates.end()) {
+          std::find(templates.begin(), templates.end(), name->get<std::string>()) !=
+              templates.end()) {
         return true;
       }
     }

@@ -11,20 +11,20 @@
 namespace coderun::decision {
 
 // The values a run carries, by their Workflow parameter names, in the order they are filled.
-inline constexpr const char* kFields[] = {"owner",    "repo",     "repoFullName", "ref",
-                                          "sha",      "prNumber", "issueNumber",  "systemPromptPath"};
+inline constexpr const char* kFields[] = {"owner", "repo",     "repoFullName", "ref",
+                                          "sha",   "prNumber", "issueNumber",  "systemPromptPath"};
 
 // What the user wrote in a Workflow, CodeRun or DocsRun, read into one shape.
 struct RunInputs {
   RunKind kind = RunKind::kWorkflow;
-  std::optional<std::string> app;           // github-app / spec.github.appName
+  std::optional<std::string> app;  // github-app / spec.github.appName
   // The `event` argument as text ("" when absent). It points into the object the inputs were
   // read from (a 30 KB payload is not copied): valid while that object lives.
   std::string_view event_text;
   std::optional<nlohmann::json> event_object;  // spec.event when it is already an object
-  std::map<std::string, std::string> given;  // field -> non-empty value the user set
-  std::string given_source = "parameter";    // how a user-set value is named in sources
-  std::vector<std::string> warnings;         // inputs that were ignored, and why
+  std::map<std::string, std::string> given;    // field -> non-empty value the user set
+  std::string given_source = "parameter";      // how a user-set value is named in sources
+  std::vector<std::string> warnings;           // inputs that were ignored, and why
   // Paths the user set that must stay relative and inside their directory (taskRef, ...).
   std::map<std::string, std::string> relative_paths;
 };

@@ -4,9 +4,12 @@ namespace coderun::decision {
 
 std::string_view to_string(RunKind kind) {
   switch (kind) {
-    case RunKind::kWorkflow: return "Workflow";
-    case RunKind::kCodeRun: return "CodeRun";
-    case RunKind::kDocsRun: return "DocsRun";
+    case RunKind::kWorkflow:
+      return "Workflow";
+    case RunKind::kCodeRun:
+      return "CodeRun";
+    case RunKind::kDocsRun:
+      return "DocsRun";
   }
   return "Unknown";
 }

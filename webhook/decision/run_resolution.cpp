@@ -79,8 +79,7 @@ github::ParsedEvent parse_event(const RunInputs& inputs, const policy::Policy& p
 
 // owner/repo from repoFullName and the reverse, so that values the user set stay consistent
 // with each other even when the event names another repository.
-void derive_repository_values(const RunInputs& inputs,
-                              std::map<std::string, Sourced>& chosen) {
+void derive_repository_values(const RunInputs& inputs, std::map<std::string, Sourced>& chosen) {
   const auto given = [&](const char* field) -> const std::string* {
     const auto it = inputs.given.find(field);
     return it != inputs.given.end() && !it->second.empty() ? &it->second : nullptr;
@@ -103,7 +102,8 @@ bool is_repository_field(std::string_view field) {
 
 std::optional<std::string> user_repository(const RunInputs& inputs,
                                            const std::map<std::string, Sourced>& derived) {
-  if (const auto it = inputs.given.find("repoFullName"); it != inputs.given.end() && !it->second.empty()) {
+  if (const auto it = inputs.given.find("repoFullName");
+      it != inputs.given.end() && !it->second.empty()) {
     return it->second;
   }
   if (const auto it = derived.find("repoFullName"); it != derived.end()) return it->second.value;
@@ -112,9 +112,9 @@ std::optional<std::string> user_repository(const RunInputs& inputs,
 
 // GitHub names are case-insensitive.
 bool same_repository(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -128,11 +128,13 @@ void complete_repository_values(RunResolution& result) {
   if (slash == std::string::npos) return;
   const Sourced derived_owner{full->value.substr(0, slash), full->source + ":repoFullName"};
   const Sourced derived_repo{full->value.substr(slash + 1), full->source + ":repoFullName"};
-  for (const auto& [field, value] : {std::pair{"owner", derived_owner}, std::pair{"repo", derived_repo}}) {
+  for (const auto& [field, value] :
+       {std::pair{"owner", derived_owner}, std::pair{"repo", derived_repo}}) {
     if (result.find(field) != nullptr) continue;
     // Keep kFields order: owner and repo come before everything else.
-    const auto at = std::string_view(field) == "owner" ? result.values.begin()
-                                                       : result.values.begin() + (result.find("owner") ? 1 : 0);
+    const auto at = std::string_view(field) == "owner"
+                        ? result.values.begin()
+                        : result.values.begin() + (result.find("owner") ? 1 : 0);
     result.values.insert(at, {field, value});
     result.to_fill.insert(result.to_fill.begin(), field);
   }
@@ -172,11 +174,13 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
   // When the user names another repository than the event's, the event's ref, sha and numbers
   // belong to that other repository and are not used.
   bool event_is_about_run_repo = true;
-  if (const auto user_repo = user_repository(inputs, derived); user_repo && event.repo_full_name &&
-                                                                !same_repository(*user_repo, event.repo_full_name->value)) {
+  if (const auto user_repo = user_repository(inputs, derived);
+      user_repo && event.repo_full_name &&
+      !same_repository(*user_repo, event.repo_full_name->value)) {
     event_is_about_run_repo = false;
     result.warnings.push_back("the event is about " + shown(event.repo_full_name->value) +
-                              ", not " + shown(*user_repo) + ": its ref, sha and numbers are not used");
+                              ", not " + shown(*user_repo) +
+                              ": its ref, sha and numbers are not used");
   }
   for (const char* field : kFields) {
     if (std::string_view(field) == "systemPromptPath") continue;
@@ -235,13 +239,14 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
   if (const auto given = inputs.given.find("systemPromptPath"); given != inputs.given.end()) {
     if (!given->second.empty()) {
       if (const auto problem = github::check_path_inside(given->second, policy.prompts_dir)) {
-        result.denial = Denial{"Error: Invalid systemPromptPath " + shown(given->second) + ": " +
-                                   *problem,
-                               "safe-value:systemPromptPath"};
+        result.denial =
+            Denial{"Error: Invalid systemPromptPath " + shown(given->second) + ": " + *problem,
+                   "safe-value:systemPromptPath"};
         return result;
       }
       if (!prompts.exists(given->second)) {
-        result.denial = Denial{"Error: System prompt not found at " + given->second, "system-prompt"};
+        result.denial =
+            Denial{"Error: System prompt not found at " + given->second, "system-prompt"};
         return result;
       }
       result.values.emplace_back("systemPromptPath", Sourced{given->second, inputs.given_source});
@@ -253,8 +258,9 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
     result.values.emplace_back("systemPromptPath", Sourced{default_prompt, "prompts:default"});
     result.to_fill.emplace_back("systemPromptPath");
   } else {
-    result.denial = Denial{
-        "Error: System prompt not found at " + app_prompt + " or " + default_prompt, "system-prompt"};
+    result.denial =
+        Denial{"Error: System prompt not found at " + app_prompt + " or " + default_prompt,
+               "system-prompt"};
   }
   return result;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-
 #include <string>
 
 #include "decision/pod_plumbing.h"
@@ -47,7 +46,8 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
   } else if (parameters == nullptr || !parameters->is_array()) {
     patch.add("/spec/arguments/parameters", appended);
   } else {
-    for (auto& parameter : appended) patch.add("/spec/arguments/parameters/-", std::move(parameter));
+    for (auto& parameter : appended)
+      patch.add("/spec/arguments/parameters/-", std::move(parameter));
   }
 }
 
@@ -67,7 +67,8 @@ std::optional<nlohmann::json> read_pod_spec_patch(const std::string& text) {
 // Adds the initContainer and the main container's mounts; returns whether anything was added.
 bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resolution,
                         const PodPlumbing& plumbing) {
-  bool added = merge_missing_by_name(pod_patch["initContainers"], {plumbing.token_container(resolution.app)});
+  bool added = merge_missing_by_name(pod_patch["initContainers"],
+                                     {plumbing.token_container(resolution.app)});
   nlohmann::json& containers = pod_patch["containers"];
   if (containers.is_null()) containers = nlohmann::json::array();
   if (!containers.is_array()) return added;
@@ -78,7 +79,8 @@ bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resoluti
     containers.push_back({{"name", "main"}, {"volumeMounts", plumbing.volume_mounts()}});
     return true;
   }
-  return merge_missing_by_name((*main)["volumeMounts"], plumbing.volume_mounts(), "mountPath") || added;
+  return merge_missing_by_name((*main)["volumeMounts"], plumbing.volume_mounts(), "mountPath") ||
+         added;
 }
 
 }  // namespace
@@ -101,10 +103,12 @@ void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& wo
     return;
   }
   std::optional<nlohmann::json> pod_patch;
-  if (existing->is_string()) pod_patch = read_pod_spec_patch(existing->get_ref<const std::string&>());
+  if (existing->is_string())
+    pod_patch = read_pod_spec_patch(existing->get_ref<const std::string&>());
   if (!pod_patch || !pod_patch->is_object()) {
-    warnings.push_back("spec.podSpecPatch could not be read as a JSON or YAML object; the gh-token "
-                       "initContainer and volume mounts were not added to it");
+    warnings.push_back(
+        "spec.podSpecPatch could not be read as a JSON or YAML object; the gh-token "
+        "initContainer and volume mounts were not added to it");
     return;
   }
   if (merge_pod_plumbing(*pod_patch, resolution, plumbing)) {

@@ -57,7 +57,8 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
   }
   nlohmann::json& event = *document.value;
   if (!event.is_object()) {
-    parsed.problem = std::string("event is a JSON ") + event.type_name() + ", not an object; ignored";
+    parsed.problem =
+        std::string("event is a JSON ") + event.type_name() + ", not an object; ignored";
     return parsed;
   }
   const nlohmann::json* headers = envelope_headers(event);
@@ -69,7 +70,8 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
       parsed.body = std::move(*body);
     } else if (body->is_string()) {
       // Some sensors pass the body as a JSON string rather than an object.
-      auto inner = util::parse_untrusted_json(body->get_ref<const std::string&>(), limits.max_depth, &event_fields());
+      auto inner = util::parse_untrusted_json(body->get_ref<const std::string&>(), limits.max_depth,
+                                              &event_fields());
       if (inner.value && inner.value->is_object()) {
         parsed.body = std::move(*inner.value);
       } else {

@@ -132,7 +132,8 @@ std::optional<Sourced> resolve_pull_request_ref(const Reader& r, EventContext& c
   const auto head_repo = r.string({"pull_request", "head", "repo", "full_name"});
   const auto base_repo = first_of(r.string({"pull_request", "base", "repo", "full_name"}),
                                   r.string({"repository", "full_name"}));
-  const bool from_fork = number && base_repo && (!head_repo || head_repo->value != base_repo->value);
+  const bool from_fork =
+      number && base_repo && (!head_repo || head_repo->value != base_repo->value);
   if (!from_fork) return head_ref;
   context.head_repo_full_name = head_repo;
   context.notes.push_back("ref: pull request head " +
@@ -201,30 +202,51 @@ const util::JsonKeep& event_fields() {
   static const Keep full_name{Mode::kMembers, {{"full_name", &all}}};
   static const Keep number{Mode::kMembers, {{"number", &all}}};
   static const Keep owner{Mode::kMembers, {{"login", &all}, {"name", &all}}};
-  static const Keep repository{Mode::kMembers, {{"owner", &owner}, {"name", &all}, {"full_name", &all},
-                                                {"default_branch", &all}}};
+  static const Keep repository{
+      Mode::kMembers,
+      {{"owner", &owner}, {"name", &all}, {"full_name", &all}, {"default_branch", &all}}};
   static const Keep login{Mode::kMembers, {{"login", &all}}};
   static const Keep head{Mode::kMembers, {{"ref", &all}, {"sha", &all}, {"repo", &full_name}}};
   static const Keep base{Mode::kMembers, {{"repo", &full_name}}};
-  static const Keep pull_request{Mode::kMembers, {{"number", &all}, {"head", &head}, {"base", &base}}};
+  static const Keep pull_request{Mode::kMembers,
+                                 {{"number", &all}, {"head", &head}, {"base", &base}}};
   static const Keep issue{Mode::kMembers, {{"number", &all}, {"pull_request", &presence}}};
-  static const Keep workflow_run{Mode::kMembers, {{"head_branch", &all}, {"head_sha", &all},
-                                                  {"head_repository", &full_name}, {"pull_requests", &number}}};
+  static const Keep workflow_run{Mode::kMembers,
+                                 {{"head_branch", &all},
+                                  {"head_sha", &all},
+                                  {"head_repository", &full_name},
+                                  {"pull_requests", &number}}};
   static const Keep check_suite_of_run{Mode::kMembers, {{"head_branch", &all}}};
-  static const Keep check_run{Mode::kMembers, {{"head_sha", &all}, {"check_suite", &check_suite_of_run},
-                                               {"pull_requests", &number}}};
-  static const Keep check_suite{Mode::kMembers, {{"head_branch", &all}, {"head_sha", &all},
-                                                 {"pull_requests", &number}}};
+  static const Keep check_run{
+      Mode::kMembers,
+      {{"head_sha", &all}, {"check_suite", &check_suite_of_run}, {"pull_requests", &number}}};
+  static const Keep check_suite{
+      Mode::kMembers, {{"head_branch", &all}, {"head_sha", &all}, {"pull_requests", &number}}};
   static const Keep merge_group{Mode::kMembers, {{"head_ref", &all}, {"head_sha", &all}}};
   static const Keep release{Mode::kMembers, {{"tag_name", &all}}};
   // The root also serves as the body of an Argo Events envelope.
   static Keep root{Mode::kMembers,
-                   {{"repository", &repository}, {"organization", &login}, {"pull_request", &pull_request},
-                    {"issue", &issue}, {"ref", &all}, {"after", &all}, {"deleted", &all}, {"ref_type", &all},
-                    {"master_branch", &presence}, {"description", &presence}, {"zen", &presence},
-                    {"review", &presence}, {"comment", &presence}, {"commits", &presence},
-                    {"workflow_run", &workflow_run}, {"check_run", &check_run}, {"check_suite", &check_suite},
-                    {"merge_group", &merge_group}, {"release", &release}, {"headers", &all}, {"header", &all}}};
+                   {{"repository", &repository},
+                    {"organization", &login},
+                    {"pull_request", &pull_request},
+                    {"issue", &issue},
+                    {"ref", &all},
+                    {"after", &all},
+                    {"deleted", &all},
+                    {"ref_type", &all},
+                    {"master_branch", &presence},
+                    {"description", &presence},
+                    {"zen", &presence},
+                    {"review", &presence},
+                    {"comment", &presence},
+                    {"commits", &presence},
+                    {"workflow_run", &workflow_run},
+                    {"check_run", &check_run},
+                    {"check_suite", &check_suite},
+                    {"merge_group", &merge_group},
+                    {"release", &release},
+                    {"headers", &all},
+                    {"header", &all}}};
   static const bool envelope_body = (root.members.emplace("body", &root), true);
   (void)envelope_body;
   return root;

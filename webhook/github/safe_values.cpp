@@ -52,8 +52,8 @@ std::optional<std::string> check_owner(std::string_view owner) {
   if (owner.size() > 39) return "is longer than 39 characters";
   if (owner.front() == '-' || owner.back() == '-') return "starts or ends with '-'";
   if (owner.find("--") != std::string_view::npos) return "contains '--'";
-  const bool valid = std::all_of(owner.begin(), owner.end(),
-                                 [](char c) { return is_alnum(c) || c == '-'; });
+  const bool valid =
+      std::all_of(owner.begin(), owner.end(), [](char c) { return is_alnum(c) || c == '-'; });
   if (!valid) return "may only contain letters, digits and single hyphens";
   return std::nullopt;
 }
@@ -81,8 +81,8 @@ std::optional<std::string> check_number(std::string_view number) {
   if (number.empty()) return "is empty";
   if (number.size() > 18) return "is too large";
   if (number.front() == '0') return "is not a positive integer";
-  const bool digits = std::all_of(number.begin(), number.end(),
-                                  [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) return "is not a positive integer";
   return std::nullopt;
 }

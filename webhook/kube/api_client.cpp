@@ -1,12 +1,12 @@
 #include "kube/api_client.h"
 
-#include "util/files.h"
-
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <stdexcept>
+
+#include "util/files.h"
 
 namespace coderun::kube {
 namespace {
@@ -38,10 +38,10 @@ std::string file_identity(const std::string& path) {
 
 ApiClient::ApiClient(KubeConfig config) : config_(std::move(config)) {
   if (!config_.client_cert_pem.empty() && !config_.client_key_pem.empty()) {
-    std::unique_ptr<BIO, BioFree> cert_bio(BIO_new_mem_buf(config_.client_cert_pem.data(),
-                                                           static_cast<int>(config_.client_cert_pem.size())));
-    std::unique_ptr<BIO, BioFree> key_bio(BIO_new_mem_buf(config_.client_key_pem.data(),
-                                                          static_cast<int>(config_.client_key_pem.size())));
+    std::unique_ptr<BIO, BioFree> cert_bio(BIO_new_mem_buf(
+        config_.client_cert_pem.data(), static_cast<int>(config_.client_cert_pem.size())));
+    std::unique_ptr<BIO, BioFree> key_bio(BIO_new_mem_buf(
+        config_.client_key_pem.data(), static_cast<int>(config_.client_key_pem.size())));
     X509* cert = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr);
     EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
     if (cert == nullptr || key == nullptr) {

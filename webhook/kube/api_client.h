@@ -12,8 +12,8 @@ class SSLClient;
 namespace coderun::kube {
 
 struct ApiResult {
-  int status = 0;      // HTTP status; 0 when no answer came (connection, TLS, timeout)
-  std::string body;    // response body, or the transport error
+  int status = 0;    // HTTP status; 0 when no answer came (connection, TLS, timeout)
+  std::string body;  // response body, or the transport error
   bool ok() const { return status >= 200 && status < 300; }
   // Worth retrying: no answer, throttled, or a server error.
   bool retryable() const { return status == 0 || status == 429 || status >= 500; }

@@ -13,7 +13,8 @@ constexpr size_t kNoteLimit = 1024;
 std::string truncated_note(const std::string& note) {
   if (note.size() <= kNoteLimit) return note;
   size_t cut = kNoteLimit - 3;
-  while (cut > 0 && (static_cast<unsigned char>(note[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+  while (cut > 0 && (static_cast<unsigned char>(note[cut]) & 0xC0) == 0x80)
+    --cut;  // UTF-8 boundary
   return note.substr(0, cut) + "...";
 }
 
@@ -35,23 +36,32 @@ std::string events_path(const std::string& namespace_name) {
 }  // namespace
 
 std::string micro_time(std::chrono::system_clock::time_point when) {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(micros % 1000000));
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<long long>(micros % 1000000));
   return text;
 }
 
 EventRecorder::Transport EventRecorder::over(ApiClient& client) {
-  return {[&client](const std::string& path, const std::string& body) { return client.post(path, body); },
-          [&client](const std::string& path, const std::string& body) { return client.merge_patch(path, body); }};
+  return {[&client](const std::string& path, const std::string& body) {
+            return client.post(path, body);
+          },
+          [&client](const std::string& path, const std::string& body) {
+            return client.merge_patch(path, body);
+          }};
 }
 
-EventRecorder::EventRecorder(Transport transport, Options options, std::function<void(Outcome)> observe)
-    : transport_(std::move(transport)), options_(std::move(options)), observe_(std::move(observe)),
+EventRecorder::EventRecorder(Transport transport, Options options,
+                             std::function<void(Outcome)> observe)
+    : transport_(std::move(transport)),
+      options_(std::move(options)),
+      observe_(std::move(observe)),
       sender_([this] { run(); }) {}
 
 EventRecorder::~EventRecorder() {
@@ -78,8 +88,8 @@ bool EventRecorder::record(EventRecord event) {
 }
 
 std::string EventRecorder::key_of(const EventRecord& e) {
-  return e.regarding.namespace_name + "\x1f" + e.regarding.kind + "\x1f" + e.regarding.name + "\x1f" + e.type +
-         "\x1f" + e.reason + "\x1f" + e.action + "\x1f" + e.note;
+  return e.regarding.namespace_name + "\x1f" + e.regarding.kind + "\x1f" + e.regarding.name +
+         "\x1f" + e.type + "\x1f" + e.reason + "\x1f" + e.action + "\x1f" + e.note;
 }
 
 nlohmann::json EventRecorder::event_object(const EventRecord& event, const std::string& name,
@@ -121,7 +131,8 @@ ApiResult EventRecorder::with_retries(const std::function<ApiResult()>& call) {
 void EventRecorder::send(const Pending& pending) {
   const std::string key = key_of(pending.event);
   for (auto it = series_.begin(); it != series_.end();) {  // forget series older than the window
-    it = pending.when - it->second.last > options_.series_window ? series_.erase(it) : std::next(it);
+    it =
+        pending.when - it->second.last > options_.series_window ? series_.erase(it) : std::next(it);
   }
   auto found = series_.find(key);
   ApiResult result;
@@ -132,13 +143,21 @@ void EventRecorder::send(const Pending& pending) {
     const nlohmann::json patch = {
         {"series", {{"count", series.count}, {"lastObservedTime", micro_time(series.last)}}}};
     result = with_retries([&] {
-      return transport_.merge_patch(events_path(series.namespace_name) + "/" + series.name, util::dump_json(patch));
+      return transport_.merge_patch(events_path(series.namespace_name) + "/" + series.name,
+                                    util::dump_json(patch));
     });
     if (result.status == 404) series_.erase(found);  // deleted meanwhile: the next one starts anew
   } else {
-    Series series{event_name(pending.event), pending.event.regarding.namespace_name, 1, pending.when, pending.when, false};
-    const std::string body = util::dump_json(event_object(pending.event, series.name, pending.when));
-    result = with_retries([&] { return transport_.post(events_path(series.namespace_name), body); });
+    Series series{event_name(pending.event),
+                  pending.event.regarding.namespace_name,
+                  1,
+                  pending.when,
+                  pending.when,
+                  false};
+    const std::string body =
+        util::dump_json(event_object(pending.event, series.name, pending.when));
+    result =
+        with_retries([&] { return transport_.post(events_path(series.namespace_name), body); });
     series.created = result.ok();
     if (series.created) series_[key] = series;
   }

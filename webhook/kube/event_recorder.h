@@ -24,7 +24,7 @@ struct EventRecord {
   std::string type = "Normal";  // Normal | Warning
   std::string reason;           // Mutated | Denied | EventParseFailed
   std::string action = "Admit";
-  std::string note;             // at most 1 kB (the API server's limit); longer is cut
+  std::string note;  // at most 1 kB (the API server's limit); longer is cut
 };
 
 // Posts Events off the request path, as client-go's recorder does: a bounded queue (a full
@@ -49,8 +49,7 @@ class EventRecorder {
     std::function<ApiResult(const std::string&, const std::string&)> merge_patch;
   };
 
-  EventRecorder(Transport transport, Options options,
-                std::function<void(Outcome)> observe = {});
+  EventRecorder(Transport transport, Options options, std::function<void(Outcome)> observe = {});
   ~EventRecorder();  // sends what is queued for up to 2 s, then stops
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;

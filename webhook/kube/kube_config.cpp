@@ -18,7 +18,8 @@ std::string read_file(const std::string& path) {
 }
 
 std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
   return text;
 }
 
@@ -86,18 +87,24 @@ KubeConfig KubeConfig::from_kubeconfig(const std::string& path) {
   try {
     const YAML::Node root = YAML::LoadFile(path);
     const auto base = std::filesystem::absolute(path).parent_path();
-    const std::string context_name = root["current-context"] ? root["current-context"].as<std::string>() : "";
-    if (context_name.empty()) throw KubeConfigError("kubeconfig " + path + " has no current-context");
+    const std::string context_name =
+        root["current-context"] ? root["current-context"].as<std::string>() : "";
+    if (context_name.empty())
+      throw KubeConfigError("kubeconfig " + path + " has no current-context");
     const YAML::Node context = named(root["contexts"], context_name, "context")["context"];
-    const YAML::Node cluster = named(root["clusters"], context["cluster"].as<std::string>(), "cluster")["cluster"];
+    const YAML::Node cluster =
+        named(root["clusters"], context["cluster"].as<std::string>(), "cluster")["cluster"];
     const YAML::Node user = named(root["users"], context["user"].as<std::string>(), "user")["user"];
     KubeConfig config;
     parse_server(cluster["server"].as<std::string>(), config);
-    config.ca_pem = data_or_file(cluster, "certificate-authority-data", "certificate-authority", base);
-    config.insecure_skip_tls_verify = cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
+    config.ca_pem =
+        data_or_file(cluster, "certificate-authority-data", "certificate-authority", base);
+    config.insecure_skip_tls_verify =
+        cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
     if (user["token"]) config.token = user["token"].as<std::string>();
     if (user["tokenFile"]) config.token_file = user["tokenFile"].as<std::string>();
-    config.client_cert_pem = data_or_file(user, "client-certificate-data", "client-certificate", base);
+    config.client_cert_pem =
+        data_or_file(user, "client-certificate-data", "client-certificate", base);
     config.client_key_pem = data_or_file(user, "client-key-data", "client-key", base);
     if (context["namespace"]) config.namespace_name = context["namespace"].as<std::string>();
     return config;

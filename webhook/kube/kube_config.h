@@ -21,7 +21,7 @@ struct KubeConfig {
   std::string client_cert_pem;  // client certificate authentication
   std::string client_key_pem;
   bool insecure_skip_tls_verify = false;
-  std::string namespace_name;   // in-cluster: the pod's namespace
+  std::string namespace_name;  // in-cluster: the pod's namespace
 
   static constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 

@@ -13,20 +13,28 @@ namespace {
 
 spdlog::level::level_enum to_spdlog(JsonLog::Level level) {
   switch (level) {
-    case JsonLog::Level::kDebug: return spdlog::level::debug;
-    case JsonLog::Level::kInfo: return spdlog::level::info;
-    case JsonLog::Level::kWarn: return spdlog::level::warn;
-    case JsonLog::Level::kError: return spdlog::level::err;
+    case JsonLog::Level::kDebug:
+      return spdlog::level::debug;
+    case JsonLog::Level::kInfo:
+      return spdlog::level::info;
+    case JsonLog::Level::kWarn:
+      return spdlog::level::warn;
+    case JsonLog::Level::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 const char* level_name(JsonLog::Level level) {
   switch (level) {
-    case JsonLog::Level::kDebug: return "debug";
-    case JsonLog::Level::kInfo: return "info";
-    case JsonLog::Level::kWarn: return "warn";
-    case JsonLog::Level::kError: return "error";
+    case JsonLog::Level::kDebug:
+      return "debug";
+    case JsonLog::Level::kInfo:
+      return "info";
+    case JsonLog::Level::kWarn:
+      return "warn";
+    case JsonLog::Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -48,8 +56,8 @@ std::string utc_now() {
 }  // namespace
 
 JsonLog::JsonLog(std::string_view level)
-    : logger_(std::make_shared<spdlog::logger>(
-          "coderun-webhook", std::make_shared<spdlog::sinks::stdout_sink_mt>())) {
+    : logger_(std::make_shared<spdlog::logger>("coderun-webhook",
+                                               std::make_shared<spdlog::sinks::stdout_sink_mt>())) {
   logger_->set_pattern("%v");
   Level chosen = Level::kInfo;
   if (level == "debug") chosen = Level::kDebug;

@@ -20,7 +20,8 @@ class JsonLog {
   explicit JsonLog(std::string_view level = "info");
   ~JsonLog();
 
-  void log(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object()) const;
+  void log(Level level, std::string_view msg,
+           const nlohmann::json& fields = nlohmann::json::object()) const;
   void debug(std::string_view msg, const nlohmann::json& fields = nlohmann::json::object()) const {
     log(Level::kDebug, msg, fields);
   }

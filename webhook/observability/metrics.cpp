@@ -27,10 +27,11 @@ Metrics::Metrics()
                     .Name("coderun_webhook_admission_requests_total")
                     .Help("Admission requests by endpoint, kind, GitHub App and decision")
                     .Register(*registry_)),
-      bad_requests_(BuildCounter()
-                        .Name("coderun_webhook_bad_requests_total")
-                        .Help("Requests refused before a decision (HTTP 4xx), by endpoint and status")
-                        .Register(*registry_)),
+      bad_requests_(
+          BuildCounter()
+              .Name("coderun_webhook_bad_requests_total")
+              .Help("Requests refused before a decision (HTTP 4xx), by endpoint and status")
+              .Register(*registry_)),
       latency_(BuildHistogram()
                    .Name("coderun_webhook_admission_duration_seconds")
                    .Help("Time to decide an admission request, by endpoint")
@@ -42,7 +43,8 @@ Metrics::Metrics()
                      .Add({})),
       resolved_(BuildCounter()
                     .Name("coderun_webhook_values_resolved_total")
-                    .Help("Values a run ended up with, by field and source (event, parameter, default, prompts)")
+                    .Help("Values a run ended up with, by field and source (event, parameter, "
+                          "default, prompts)")
                     .Register(*registry_)),
       events_(BuildCounter()
                   .Name("coderun_webhook_kube_events_total")
@@ -72,7 +74,11 @@ Metrics::~Metrics() = default;
 
 void Metrics::admission(std::string_view endpoint, std::string_view kind, std::string_view app,
                         std::string_view decision, std::chrono::duration<double> latency) {
-  requests_.Add({{"endpoint", text(endpoint)}, {"kind", text(kind)}, {"app", text(app)}, {"decision", text(decision)}})
+  requests_
+      .Add({{"endpoint", text(endpoint)},
+            {"kind", text(kind)},
+            {"app", text(app)},
+            {"decision", text(decision)}})
       .Increment();
   latency_.Add({{"endpoint", text(endpoint)}}, kLatencyBuckets).Observe(latency.count());
 }
@@ -85,9 +91,13 @@ void Metrics::value_resolved(std::string_view field, std::string_view source) {
   resolved_.Add({{"field", text(field)}, {"source", text(source)}}).Increment();
 }
 
-void Metrics::event(std::string_view outcome) { events_.Add({{"outcome", text(outcome)}}).Increment(); }
+void Metrics::event(std::string_view outcome) {
+  events_.Add({{"outcome", text(outcome)}}).Increment();
+}
 
-void Metrics::policy_reload(std::string_view result) { policy_reloads_.Add({{"result", text(result)}}).Increment(); }
+void Metrics::policy_reload(std::string_view result) {
+  policy_reloads_.Add({{"result", text(result)}}).Increment();
+}
 
 void Metrics::certificate_reload(std::string_view result) {
   certificate_reloads_.Add({{"result", text(result)}}).Increment();

@@ -27,7 +27,7 @@ class Metrics {
   void bad_request(std::string_view endpoint, int status);
   // field: owner, ref...; source: event, parameter, default, prompts.
   void value_resolved(std::string_view field, std::string_view source);
-  void event(std::string_view outcome);  // posted, failed, dropped
+  void event(std::string_view outcome);         // posted, failed, dropped
   void policy_reload(std::string_view result);  // success, rejected
   void certificate_reload(std::string_view result);
   void certificate_expiry(std::chrono::system_clock::time_point not_after);

@@ -16,7 +16,8 @@ Policy PolicyStore::load() const {
   return policy;
 }
 
-PolicyStore::PolicyStore(Policy fixed) : current_(std::make_shared<const Policy>(std::move(fixed))) {}
+PolicyStore::PolicyStore(Policy fixed)
+    : current_(std::make_shared<const Policy>(std::move(fixed))) {}
 
 std::shared_ptr<const Policy> PolicyStore::current() const {
   std::lock_guard lock(mutex_);
@@ -31,9 +32,9 @@ std::optional<std::string> PolicyStore::last_error() const {
 std::optional<PolicyStore::FileIdentity> PolicyStore::identify(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return std::nullopt;
-  return FileIdentity{static_cast<unsigned long long>(info.st_ino),
-                      static_cast<unsigned long long>(info.st_size),
-                      static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
+  return FileIdentity{
+      static_cast<unsigned long long>(info.st_ino), static_cast<unsigned long long>(info.st_size),
+      static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
 }
 
 PolicyStore::ReloadOutcome PolicyStore::reload_if_changed() {

@@ -19,7 +19,7 @@ class PolicyStore {
   using Adjust = std::function<void(Policy&)>;
 
   explicit PolicyStore(std::string path, Adjust adjust = {});  // throws PolicyError
-  explicit PolicyStore(Policy fixed);       // no file: for the offline commands and tests
+  explicit PolicyStore(Policy fixed);  // no file: for the offline commands and tests
 
   std::shared_ptr<const Policy> current() const;
   // Compares the file's identity (inode, size, mtime; ConfigMap updates swap a symlink) with the

@@ -20,7 +20,8 @@ bool is_json_content_type(const std::string& value) {
 
 void reply_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  res.set_content(util::dump_json({{"error", message}, {"code", status}}) + "\n", "application/json");
+  res.set_content(util::dump_json({{"error", message}, {"code", status}}) + "\n",
+                  "application/json");
 }
 
 }  // namespace
@@ -49,7 +50,8 @@ AdmissionServer::AdmissionServer(ServerOptions options, CertificateStore& certif
 
 AdmissionServer::~AdmissionServer() = default;
 
-void AdmissionServer::refused(const std::string& where, int status, const std::string& reason) const {
+void AdmissionServer::refused(const std::string& where, int status,
+                              const std::string& reason) const {
   log_.warn("request refused", {{"path", where}, {"status", status}, {"reason", reason}});
   if (endpoints_.on_refused) endpoints_.on_refused(where, status);
 }
@@ -72,10 +74,13 @@ void AdmissionServer::install_routes() {
         response = handler(request);
       } catch (const std::exception& e) {
         // A defect, never expected: the API server still gets a well-formed answer.
-        log_.error("handler failed", {{"endpoint", endpoint}, {"uid", request.uid}, {"error", e.what()}});
-        response = admission::Response::deny(request.uid, std::string("internal error: ") + e.what(), 500);
+        log_.error("handler failed",
+                   {{"endpoint", endpoint}, {"uid", request.uid}, {"error", e.what()}});
+        response =
+            admission::Response::deny(request.uid, std::string("internal error: ") + e.what(), 500);
       }
-      res.set_content(admission::encode_review(response, request.review_api_version), "application/json");
+      res.set_content(admission::encode_review(response, request.review_api_version),
+                      "application/json");
     };
   };
   http_->Post("/mutate", admission_route(endpoints_.mutate, "/mutate"));
@@ -103,32 +108,36 @@ void AdmissionServer::install_routes() {
     if (res.status == 404 || res.status == 413) refused(req.path, res.status, "");
     if (!res.body.empty()) return;
     switch (res.status) {
-      case 404: return reply_error(res, 404, "no such endpoint: " + req.path);
-      case 413: return reply_error(res, 413, "request body is larger than the limit");
-      default: return reply_error(res, res.status, "request refused");
+      case 404:
+        return reply_error(res, 404, "no such endpoint: " + req.path);
+      case 413:
+        return reply_error(res, 413, "request body is larger than the limit");
+      default:
+        return reply_error(res, res.status, "request refused");
     }
   });
-  http_->set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
-                                      std::exception_ptr error) {
-    std::string what = "unknown error";
-    try {
-      if (error) std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_.error("request failed", {{"path", req.path}, {"error", what}});
-    reply_error(res, 500, "internal error");
-  });
+  http_->set_exception_handler(
+      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
+        std::string what = "unknown error";
+        try {
+          if (error) std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_.error("request failed", {{"path", req.path}, {"error", what}});
+        reply_error(res, 500, "internal error");
+      });
 }
 
 int AdmissionServer::bind() {
-  const int port = options_.port == 0 ? http_->bind_to_any_port(options_.address)
-                                      : (http_->bind_to_port(options_.address, options_.port)
-                                             ? options_.port
-                                             : -1);
+  const int port =
+      options_.port == 0
+          ? http_->bind_to_any_port(options_.address)
+          : (http_->bind_to_port(options_.address, options_.port) ? options_.port : -1);
   if (port <= 0) {
-    throw std::runtime_error("cannot listen on " + options_.address + ":" + std::to_string(options_.port));
+    throw std::runtime_error("cannot listen on " + options_.address + ":" +
+                             std::to_string(options_.port));
   }
   return port;
 }

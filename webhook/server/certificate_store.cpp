@@ -51,12 +51,14 @@ struct CertificateStore::Pair {
 namespace {
 
 std::shared_ptr<const CertificateStore::Pair> load_pair(const std::string& cert_path,
-                                                         const std::string& key_path) {
+                                                        const std::string& key_path) {
   auto pair = std::make_shared<CertificateStore::Pair>();
   BioPtr cert_bio(BIO_new_file(cert_path.c_str(), "r"));
-  if (!cert_bio) throw std::runtime_error("cannot read certificate " + cert_path + ": " + openssl_error());
+  if (!cert_bio)
+    throw std::runtime_error("cannot read certificate " + cert_path + ": " + openssl_error());
   pair->leaf.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
-  if (!pair->leaf) throw std::runtime_error("no PEM certificate in " + cert_path + ": " + openssl_error());
+  if (!pair->leaf)
+    throw std::runtime_error("no PEM certificate in " + cert_path + ": " + openssl_error());
   while (X509* extra = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) {
     pair->chain.emplace_back(extra);
   }
@@ -64,10 +66,12 @@ std::shared_ptr<const CertificateStore::Pair> load_pair(const std::string& cert_
   BioPtr key_bio(BIO_new_file(key_path.c_str(), "r"));
   if (!key_bio) throw std::runtime_error("cannot read key " + key_path + ": " + openssl_error());
   pair->key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
-  if (!pair->key) throw std::runtime_error("no PEM private key in " + key_path + ": " + openssl_error());
+  if (!pair->key)
+    throw std::runtime_error("no PEM private key in " + key_path + ": " + openssl_error());
   if (X509_check_private_key(pair->leaf.get(), pair->key.get()) != 1) {
     ERR_clear_error();
-    throw std::runtime_error("the key in " + key_path + " does not match the certificate in " + cert_path);
+    throw std::runtime_error("the key in " + key_path + " does not match the certificate in " +
+                             cert_path);
   }
   return pair;
 }
@@ -135,7 +139,8 @@ std::chrono::system_clock::time_point CertificateStore::not_after() const {
   const ASN1_TIME* end = X509_get0_notAfter(pair->leaf.get());
   int days = 0, seconds = 0;
   ASN1_TIME_diff(&days, &seconds, nullptr, end);  // from now to notAfter
-  return std::chrono::system_clock::now() + std::chrono::hours(24) * days + std::chrono::seconds(seconds);
+  return std::chrono::system_clock::now() + std::chrono::hours(24) * days +
+         std::chrono::seconds(seconds);
 }
 
 std::string CertificateStore::subject() const {

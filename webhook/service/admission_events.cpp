@@ -17,16 +17,20 @@ kube::ObjectReference regarding_of(const admission::Request& request) {
   ref.name = request.name;
   const json* metadata = request.object ? decision::member(&*request.object, "metadata") : nullptr;
   if (ref.name.empty() && metadata != nullptr) {
-    if (const json* name = decision::member(metadata, "name"); name && name->is_string()) ref.name = *name;
+    if (const json* name = decision::member(metadata, "name"); name && name->is_string())
+      ref.name = *name;
   }
   if (ref.name.empty() && metadata != nullptr) {
-    // Denied on the mutating pass: the object never gets a name; its generateName is the best handle.
-    if (const json* prefix = decision::member(metadata, "generateName"); prefix && prefix->is_string()) {
+    // Denied on the mutating pass: the object never gets a name; its generateName is the best
+    // handle.
+    if (const json* prefix = decision::member(metadata, "generateName");
+        prefix && prefix->is_string()) {
       ref.name = *prefix;
     }
   }
   if (ref.namespace_name.empty() && metadata != nullptr) {
-    if (const json* ns = decision::member(metadata, "namespace"); ns && ns->is_string()) ref.namespace_name = *ns;
+    if (const json* ns = decision::member(metadata, "namespace"); ns && ns->is_string())
+      ref.namespace_name = *ns;
   }
   return ref;
 }
@@ -38,9 +42,11 @@ bool set_by_user(const std::string& source) {
 
 // "filled owner=Codertocat (event:.repository.owner.login), ref=changes (...)" from the
 // annotation the mutating pass wrote, with the values the object now carries.
-std::string filled_note(const admission::Request& request, const decision::RunResolution& resolution) {
+std::string filled_note(const admission::Request& request,
+                        const decision::RunResolution& resolution) {
   const json* metadata = decision::member(&*request.object, "metadata");
-  const json* annotation = decision::member(decision::member(metadata, "annotations"), decision::kSourcesAnnotation);
+  const json* annotation =
+      decision::member(decision::member(metadata, "annotations"), decision::kSourcesAnnotation);
   if (annotation == nullptr || !annotation->is_string()) return "";
   json sources;
   try {
@@ -53,14 +59,16 @@ std::string filled_note(const admission::Request& request, const decision::RunRe
   for (const auto& [field, value] : resolution.values) {
     const auto source = sources.find(field);
     if (source == sources.end() || !source->is_string() || set_by_user(*source)) continue;
-    note += (note.empty() ? "filled " : ", ") + field + "=" + value.value + " (" + source->get<std::string>() + ")";
+    note += (note.empty() ? "filled " : ", ") + field + "=" + value.value + " (" +
+            source->get<std::string>() + ")";
   }
   return note;
 }
 
 }  // namespace
 
-std::vector<kube::EventRecord> events_for(const admission::Request& request, const decision::Decision& decision,
+std::vector<kube::EventRecord> events_for(const admission::Request& request,
+                                          const decision::Decision& decision,
                                           decision::Phase phase) {
   std::vector<kube::EventRecord> events;
   if (!decision.served || !request.object) return events;
@@ -68,7 +76,8 @@ std::vector<kube::EventRecord> events_for(const admission::Request& request, con
   const bool denied = !decision.response.allowed;
   const bool final_pass = phase == decision::Phase::kValidate || denied;
   if (final_pass && decision.resolution.event_problem) {
-    events.push_back({regarding, "Warning", "EventParseFailed", "Admit", *decision.resolution.event_problem});
+    events.push_back(
+        {regarding, "Warning", "EventParseFailed", "Admit", *decision.resolution.event_problem});
   }
   if (denied) {
     events.push_back({regarding, "Warning", "Denied", "Admit", decision.response.message});

@@ -8,7 +8,9 @@
 namespace coderun::service {
 namespace {
 
-const char* phase_name(decision::Phase phase) { return phase == decision::Phase::kMutate ? "mutate" : "validate"; }
+const char* phase_name(decision::Phase phase) {
+  return phase == decision::Phase::kMutate ? "mutate" : "validate";
+}
 
 // event:.x -> event, parameter:repoFullName -> parameter, spec -> parameter, prompts:rex -> prompts
 std::string source_class(const std::string& source) {
@@ -29,15 +31,17 @@ WebhookService::WebhookService(policy::PolicyStore& policies, const policy::Prom
                                kube::EventRecorder* events)
     : policies_(policies), prompts_(prompts), log_(log), metrics_(metrics), events_(events) {}
 
-admission::Response WebhookService::handle(const admission::Request& request, decision::Phase phase) {
+admission::Response WebhookService::handle(const admission::Request& request,
+                                           decision::Phase phase) {
   std::optional<observability::Metrics::InFlight> in_flight;
   if (metrics_) in_flight.emplace(*metrics_);
   const auto start = std::chrono::steady_clock::now();
   const Prepared current = prepared();
   const policy::Policy& policy = *current.policy;
-  decision::Decision decision = decision::decide(request, policy, prompts_, phase, current.plumbing.get());
-  const auto latency =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  decision::Decision decision =
+      decision::decide(request, policy, prompts_, phase, current.plumbing.get());
+  const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
   report(request, decision, phase, policy, latency);
   return std::move(decision.response);
 }
@@ -60,15 +64,16 @@ void WebhookService::report(const admission::Request& request, const decision::D
     metrics_->admission(phase_name(phase), decision.served ? request.kind.kind : "other",
                         app_label(decision, policy), decision.outcome, latency);
     if (phase == decision::Phase::kMutate && decision.response.allowed) {
-      for (const auto& [field, value] : resolution.values) metrics_->value_resolved(field, source_class(value.source));
+      for (const auto& [field, value] : resolution.values)
+        metrics_->value_resolved(field, source_class(value.source));
     }
   }
   if (events_ && !request.dry_run) {
     for (auto& event : events_for(request, decision, phase)) events_->record(std::move(event));
   }
   const auto level = decision.outcome == "denied" ? observability::JsonLog::Level::kWarn
-                     : decision.served           ? observability::JsonLog::Level::kInfo
-                                                 : observability::JsonLog::Level::kDebug;
+                     : decision.served            ? observability::JsonLog::Level::kInfo
+                                                  : observability::JsonLog::Level::kDebug;
   if (!log_.enabled(level)) return;
   nlohmann::json fields = {{"uid", request.uid},
                            {"phase", phase_name(phase)},
@@ -84,7 +89,8 @@ void WebhookService::report(const admission::Request& request, const decision::D
     if (!decision.rule.empty()) fields["rule"] = decision.rule;
     if (!decision.response.allowed) fields["message"] = decision.response.message;
     if (!decision.response.warnings.empty()) fields["warnings"] = decision.response.warnings;
-    if (!resolution.to_fill.empty() && phase == decision::Phase::kMutate) fields["filled"] = resolution.to_fill;
+    if (!resolution.to_fill.empty() && phase == decision::Phase::kMutate)
+      fields["filled"] = resolution.to_fill;
   }
   log_.log(level, "admission", fields);
 }

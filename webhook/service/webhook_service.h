@@ -24,8 +24,9 @@ class WebhookService {
   admission::Response handle(const admission::Request& request, decision::Phase phase);
 
  private:
-  void report(const admission::Request& request, const decision::Decision& decision, decision::Phase phase,
-              const policy::Policy& policy, std::chrono::microseconds latency);
+  void report(const admission::Request& request, const decision::Decision& decision,
+              decision::Phase phase, const policy::Policy& policy,
+              std::chrono::microseconds latency);
 
   struct Prepared {
     std::shared_ptr<const policy::Policy> policy;

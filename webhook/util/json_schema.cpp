@@ -1,13 +1,13 @@
 #include "util/json_schema.h"
 
-#include "util/files.h"
-
 #include <stdexcept>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
+
+#include "util/files.h"
 
 namespace coderun::util {
 namespace {
@@ -19,7 +19,8 @@ std::string json_path(const std::vector<std::string>& context) {
     if (part == "<root>") continue;
     if (part.size() >= 2 && part.front() == '[' && part.back() == ']') {
       const std::string inner = part.substr(1, part.size() - 2);
-      const bool index = !inner.empty() && inner.find_first_not_of("0123456789") == std::string::npos;
+      const bool index =
+          !inner.empty() && inner.find_first_not_of("0123456789") == std::string::npos;
       path += index ? part : "." + inner;
     } else {
       path += "." + part;
@@ -51,11 +52,11 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json& document
   const valijson::adapters::NlohmannJsonAdapter adapter(document);
   std::vector<SchemaViolation> violations;
   if (validator.validate(*schema_, adapter, &results)) return violations;
-  for (const auto& error : results) violations.push_back({json_path(error.context), error.description});
+  for (const auto& error : results)
+    violations.push_back({json_path(error.context), error.description});
   // valijson reports the outermost failure first; the innermost one names the real problem.
-  std::stable_sort(violations.begin(), violations.end(), [](const auto& a, const auto& b) {
-    return a.path.size() > b.path.size();
-  });
+  std::stable_sort(violations.begin(), violations.end(),
+                   [](const auto& a, const auto& b) { return a.path.size() > b.path.size(); });
   return violations;
 }
 

@@ -23,7 +23,8 @@ class Converter {
         if (depth + 1 > max_depth_) return too_deep();
         out = json::array();
         if (keep != nullptr && keep->mode == JsonKeep::Mode::kPresence) return true;
-        const simdjson::dom::array array = element.get_array().value_unsafe();  // a copy: the result is a temporary
+        const simdjson::dom::array array =
+            element.get_array().value_unsafe();  // a copy: the result is a temporary
         for (const auto child : array) {
           out.push_back(nullptr);
           if (!convert(child, out.back(), depth + 1, keep)) return false;
@@ -42,7 +43,8 @@ class Converter {
             if (found == keep->members.end()) continue;
             child_keep = found->second;
           }
-          if (!convert(field.value, out[std::string(field.key)], depth + 1, child_keep)) return false;
+          if (!convert(field.value, out[std::string(field.key)], depth + 1, child_keep))
+            return false;
         }
         return true;
       }
@@ -89,7 +91,8 @@ std::string dump_json(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, const JsonKeep* keep) {
+JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
+                                     const JsonKeep* keep) {
   JsonParseResult result;
   // One parser per worker thread, reused: a scratch buffer owned by the thread, not shared state.
   thread_local simdjson::dom::parser reused(kReusedCapacity);
@@ -100,7 +103,8 @@ JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, co
     parser = own.get();
   }
   simdjson::dom::element root;
-  if (const auto error = parser->parse(text.data(), text.size()).get(root); error != simdjson::SUCCESS) {
+  if (const auto error = parser->parse(text.data(), text.size()).get(root);
+      error != simdjson::SUCCESS) {
     result.error = simdjson::error_message(error);
     if (error == simdjson::DEPTH_ERROR) result.error = "JSON nested too deep: " + result.error;
     return result;

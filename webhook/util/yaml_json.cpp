@@ -16,7 +16,8 @@ nlohmann::json scalar_to_json(const YAML::Node& node) {
   static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
+    return nullptr;
   try {
     if (std::regex_match(text, kInt)) return std::stoll(text);
     if (std::regex_match(text, kFloat)) return std::stod(text);
