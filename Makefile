@@ -79,9 +79,12 @@ soak: build
 
 # The benchmark: BENCH_SECONDS at concurrency 1 and 16, one line of figures, targets checked.
 BENCH_SECONDS ?= 10
+# The Go reference webhook (tests/bench/go-reference, standard library only) is measured in the same run.
 bench: build
+	@command -v go >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_LOADGEN=$(BUILD)/tests/coderun-loadgen CODERUN_SOURCE_DIR=$(CURDIR) \
-	  CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS)
+	  CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS) \
+	  --compare-go
 
 # What CI runs: the tests, a bounded fuzz run, the sanitized tests (last, so ctest's summary
 # closes the log).

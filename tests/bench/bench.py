@@ -40,10 +40,33 @@ def ready(port, ca):
         return False
 
 
-def run(seconds, smoke):
+GO_REFERENCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go-reference")
+
+
+def build_go_reference(out_dir):
+    """Builds the Go reference webhook (standard library only: nothing is downloaded)."""
+    binary = os.path.join(out_dir, "go-reference")
+    env = dict(os.environ, GOCACHE=os.path.join(out_dir, "go-cache"), GOPROXY="off", GOFLAGS="-mod=mod",
+               HOME=out_dir)
+    subprocess.run(["go", "build", "-o", binary, "."], cwd=GO_REFERENCE_DIR, env=env, check=True)
+    return binary
+
+
+def server_command(which, certs, port_file, go_binary):
+    if which == "go":
+        return [go_binary, "-cert", os.path.join(certs, "tls.crt"), "-key", os.path.join(certs, "tls.key"),
+                "-port-file", port_file]
+    return [BIN, "serve", "--addr", "127.0.0.1", "--port", "0", "--port-file", port_file,
+            "--cert", os.path.join(certs, "tls.crt"), "--key", os.path.join(certs, "tls.key"),
+            "--policy", os.path.join(SOURCE_DIR, "policy", "policy.yaml"), "--prompts-dir", PROMPTS_DIR,
+            "--metrics-port", "-1"]
+
+
+def run(seconds, which="coderun-webhook"):
     tmp = tempfile.TemporaryDirectory(prefix="coderun-bench-")
     certs = os.path.join(tmp.name, "certs")
     make_certs(certs)
+    go_binary = build_go_reference(tmp.name) if which == "go" else None
     body_path = os.path.join(tmp.name, "review.json")
     event = event_text("pull_request.opened")
     with open(body_path, "w") as f:
@@ -52,10 +75,7 @@ def run(seconds, smoke):
     port_file = os.path.join(tmp.name, "port")
     log = open(os.path.join(tmp.name, "server.log"), "wb")
     started = time.monotonic()
-    server = subprocess.Popen([BIN, "serve", "--addr", "127.0.0.1", "--port", "0", "--port-file", port_file,
-                               "--cert", os.path.join(certs, "tls.crt"), "--key", os.path.join(certs, "tls.key"),
-                               "--policy", os.path.join(SOURCE_DIR, "policy", "policy.yaml"), "--prompts-dir", PROMPTS_DIR,
-                               "--metrics-port", "-1"], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(server_command(which, certs, port_file, go_binary), stdout=log, stderr=subprocess.STDOUT)
     try:
         port = None
         while time.monotonic() - started < 10:
@@ -68,7 +88,8 @@ def run(seconds, smoke):
         startup_ms = (time.monotonic() - started) * 1000
         time.sleep(0.5)
         rss_idle = rss_kib(server.pid)
-        results = {"event_bytes": len(event), "startup_ms": round(startup_ms, 1), "rss_idle_mib": round(rss_idle / 1024, 1)}
+        results = {"server": which, "event_bytes": len(event), "startup_ms": round(startup_ms, 1),
+                   "rss_idle_mib": round(rss_idle / 1024, 1)}
         peak = [rss_idle]
         for concurrency in (1, 16):
             stop = threading.Event()
@@ -107,24 +128,40 @@ def run(seconds, smoke):
     return results
 
 
+def summary(r):
+    c1, c16 = r["c1"], r["c16"]
+    return ("%s: event %d B | c=1 %d req/s p50 %d us p99 %d us max %d us | c=16 %d req/s p50 %d us p99 %d us max %d us | "
+            "server CPU/admission c=1 %.0f us c=16 %.0f us (user %.0f + system %.0f) | client CPU/request c=16 %.0f us | "
+            "RSS idle %.1f MiB load %.1f MiB | start-up to ready %.1f ms"
+            % ("bench" if r["server"] == "coderun-webhook" else "go-reference", r["event_bytes"], c1["rps"], c1["p50_us"],
+               c1["p99_us"], c1["max_us"], c16["rps"], c16["p50_us"], c16["p99_us"], c16["max_us"],
+               c1["server_cpu_us_per_admission"], c16["server_cpu_us_per_admission"], c16["server_user_us"],
+               c16["server_system_us"], c16["client_cpu_us_per_request"], r["rss_idle_mib"], r["rss_load_mib"],
+               r["startup_ms"]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--smoke", action="store_true", help="check it runs and every answer is right; no targets")
+    parser.add_argument("--compare-go", action="store_true",
+                        help="also measure the Go reference webhook (tests/bench/go-reference) in the same run")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    r = run(args.seconds, args.smoke)
+    r = run(args.seconds)
+    print(summary(r))
     c1, c16 = r["c1"], r["c16"]
     cpu = max(c1["server_cpu_us_per_admission"], c16["server_cpu_us_per_admission"])
-    print("bench: event %d B | c=1 %d req/s p50 %d us p99 %d us max %d us | c=16 %d req/s p50 %d us p99 %d us max %d us | "
-          "server CPU/admission c=1 %.0f us c=16 %.0f us (user %.0f + system %.0f) | client CPU/request c=16 %.0f us | RSS idle %.1f MiB load %.1f MiB | "
-          "start-up to ready %.1f ms"
-          % (r["event_bytes"], c1["rps"], c1["p50_us"], c1["p99_us"], c1["max_us"], c16["rps"], c16["p50_us"], c16["p99_us"],
-             c16["max_us"], c1["server_cpu_us_per_admission"], c16["server_cpu_us_per_admission"],
-             c16["server_user_us"], c16["server_system_us"], c16["client_cpu_us_per_request"], r["rss_idle_mib"], r["rss_load_mib"], r["startup_ms"]))
+    results = {"coderun-webhook": r}
+    if args.compare_go:
+        go = run(args.seconds, "go")
+        results["go-reference"] = go
+        print(summary(go))
+        go_cpu = max(go["c1"]["server_cpu_us_per_admission"], go["c16"]["server_cpu_us_per_admission"])
+        print("coderun-webhook spends %.1fx less CPU per admission than the Go reference" % (go_cpu / cpu))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(r, f, indent=2)
+            json.dump(results, f, indent=2)
     if args.smoke:
         print("1 passed, 0 failed")
         return 0

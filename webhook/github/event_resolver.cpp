@@ -152,8 +152,9 @@ std::optional<Sourced> resolve_ref(const Reader& r, EventContext& context) {
     if (auto number = r.number({"issue", "number"})) return pull_ref(*number);
   }
   if (auto ref = r.string({"ref"})) {
+    const json* deleted_flag = find(r.root(), {"deleted"});
     const bool deleted = context.event_type == "delete" ||
-                         (find(r.root(), {"deleted"}) && r.root()["deleted"] == true);
+                         (deleted_flag != nullptr && *deleted_flag == true);
     if (deleted) {
       context.notes.push_back("ref: " + ref->value + " was deleted by this event; ignored");
     } else {

@@ -1,0 +1,3 @@
+module coderun-webhook/go-reference
+
+go 1.19
