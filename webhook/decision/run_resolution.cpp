@@ -57,23 +57,7 @@ CheckFn check_for(std::string_view field) {
 
 github::ParsedEvent parse_event(const RunInputs& inputs, const policy::Policy& policy) {
   const github::EventLimits limits{policy.event_max_bytes, policy.event_max_depth};
-  if (inputs.event_object) {
-    github::ParsedEvent parsed;
-    const auto& object = *inputs.event_object;
-    const auto body = object.find("body");
-    const bool envelope = body != object.end() && body->is_object() &&
-                          (object.contains("headers") || object.contains("header"));
-    parsed.body = envelope ? *body : object;
-    if (envelope) {
-      parsed.envelope = true;
-      for (const char* key : {"headers", "header"}) {
-        if (object.contains(key) && object[key].is_object()) {
-          parsed.event_type = github::envelope_header(object[key], "X-GitHub-Event").value_or("");
-        }
-      }
-    }
-    return parsed;
-  }
+  if (inputs.event_object) return github::unwrap_event(*inputs.event_object, limits);
   return github::parse_event_argument(inputs.event_text, limits);
 }
 

@@ -55,7 +55,11 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
     parsed.problem = "event is not valid JSON (" + document.error + "); ignored";
     return parsed;
   }
-  nlohmann::json& event = *document.value;
+  return unwrap_event(std::move(*document.value), limits);
+}
+
+ParsedEvent unwrap_event(nlohmann::json event, const EventLimits& limits) {
+  ParsedEvent parsed;
   if (!event.is_object()) {
     parsed.problem =
         std::string("event is a JSON ") + event.type_name() + ", not an object; ignored";

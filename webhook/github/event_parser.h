@@ -26,6 +26,10 @@ struct EventLimits {
 // argument or "{}" is simply no event. Never throws.
 ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limits);
 
+// The same for an event that is already JSON (spec.event of a CodeRun, or an `event` argument
+// written as a YAML mapping): the body itself or an envelope around it.
+ParsedEvent unwrap_event(nlohmann::json event, const EventLimits& limits);
+
 // Case-insensitive look-up of a header in an Argo Events envelope, whose values are arrays of
 // strings (Go's http.Header) or plain strings.
 std::optional<std::string> envelope_header(const nlohmann::json& headers, std::string_view name);
