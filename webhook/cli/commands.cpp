@@ -13,10 +13,10 @@ constexpr const char* kUsage =
 
 Usage:
   coderun-webhook serve   --cert FILE --key FILE [--policy FILE] [--prompts-dir DIR]
-                          [--addr 0.0.0.0] [--port 8443] [--threads 64] [--port-file FILE]
+                          [--addr 0.0.0.0] [--port 8443] [--threads N (0: per CPU)] [--port-file FILE]
                           [--log-level info] [--metrics-addr 0.0.0.0] [--metrics-port 9090 (-1: off)]
                           [--kubeconfig FILE] [--max-body-bytes N] [--shutdown-delay SECONDS]
-                          [--read-timeout SECONDS]
+                          [--read-timeout SECONDS] [--max-connections 4096]
   coderun-webhook review  -f admissionreview.json|yaml [--validate] [--policy FILE] [--prompts-dir DIR]
   coderun-webhook mutate  -f workflow.yaml|json [--event event.json] [--policy FILE] [--prompts-dir DIR] [--json]
   coderun-webhook resolve -f event.json [--event-type TYPE]

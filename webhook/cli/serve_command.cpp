@@ -228,7 +228,8 @@ int serve_command(const std::vector<std::string>& flags) {
   server::ServerOptions options;
   options.address = args.get_or("addr", "0.0.0.0");
   options.port = static_cast<int>(args.get_number("port", 8443));
-  options.worker_threads = static_cast<size_t>(args.get_number("threads", 64));
+  options.threads = static_cast<size_t>(args.get_number("threads", 0));
+  options.max_connections = static_cast<size_t>(args.get_number("max-connections", 4096));
   options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
   options.read_timeout = std::chrono::seconds(args.get_number("read-timeout", 10));
   server::Endpoints endpoints;

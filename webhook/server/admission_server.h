@@ -7,24 +7,23 @@
 #include "admission/review.h"
 #include "observability/json_log.h"
 #include "server/certificate_store.h"
-
-namespace httplib {
-class SSLServer;
-}
+#include "server/http_message.h"
 
 namespace coderun::server {
+
+class HttpsServer;
 
 struct ServerOptions {
   std::string address = "0.0.0.0";
   int port = 8443;  // 0: any free port (see bound_port)
-  // Each keep-alive connection holds a worker while it is open (cpp-httplib's model); the API
-  // server keeps a pool of connections per webhook, so this is well above httplib's 8.
-  size_t worker_threads = 64;
+  // Event-loop threads (0: one per CPU, at least 2). Decisions take well under a millisecond
+  // of CPU and never block, so more threads than cores would only add switching.
+  size_t threads = 0;
+  size_t max_connections = 4096;
   size_t max_body_bytes = 3 << 20;  // the API server sends at most ~3 MiB objects; 413 past it
-  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds read_timeout{10};  // for a whole request, however slowly it is sent
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds keep_alive_timeout{30};
-  size_t keep_alive_max_requests = 100000;
 };
 
 using AdmissionHandler = std::function<admission::Response(const admission::Request&)>;
@@ -57,13 +56,15 @@ class AdmissionServer {
   void stop();   // stops accepting; safe from any thread
 
  private:
-  void install_routes();
+  HttpResponse route(const HttpRequest& request) const;
+  HttpResponse admit(const AdmissionHandler& handler, const char* endpoint,
+                     const HttpRequest& request) const;
+  HttpResponse refuse(const HttpRequest* request, const HttpError& error) const;
   void refused(const std::string& where, int status, const std::string& reason) const;
 
-  ServerOptions options_;
   Endpoints endpoints_;
   const observability::JsonLog& log_;
-  std::unique_ptr<httplib::SSLServer> http_;
+  std::unique_ptr<HttpsServer> https_;
 };
 
 }  // namespace coderun::server

@@ -1,0 +1,471 @@
+#include "server/https_server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "server/byte_buffer.h"
+#include "server/http_request_parser.h"
+
+namespace coderun::server {
+namespace {
+
+constexpr size_t kReadSpace = 32 * 1024;          // two full TLS records per SSL_read batch
+constexpr size_t kKeptBufferCapacity = 256 * 1024;  // larger buffers are freed between requests
+constexpr int kSweepEveryMs = 200;                // timeouts are enforced to this precision
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+struct SslContextFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+}  // namespace
+
+// One client connection. Only the loop thread holding its (one-shot) epoll event touches it,
+// except for the sweep, which reads the atomics and may shut the socket down.
+class Connection {
+ public:
+  enum class Next { kRead, kWrite, kClose };
+
+  Connection(UniqueFd fd, std::unique_ptr<SSL, SslFree> ssl, const HttpsOptions& options,
+             const HttpsServer::Handler& handler, const HttpsServer::ErrorResponder& on_error,
+             const std::atomic<bool>& stopping)
+      : fd_(std::move(fd)),
+        ssl_(std::move(ssl)),
+        options_(options),
+        handler_(handler),
+        on_error_(on_error),
+        stopping_(stopping),
+        parser_(options.limits) {
+    deadline_ms.store(now_ms() + options_.read_timeout.count());
+  }
+
+  int fd() const { return fd_.get(); }
+
+  // Does all the work the socket allows now; says what to wait for next.
+  Next on_ready() {
+    if (!handshaken_) {
+      ERR_clear_error();
+      const int result = SSL_do_handshake(ssl_.get());
+      if (result != 1) return wait_or_close(result);
+      handshaken_ = true;
+      deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
+    }
+    while (true) {
+      if (!out_.empty()) {
+        if (const auto next = flush(); next) return *next;
+      }
+      switch (parser_.parse(in_.view())) {
+        case HttpRequestParser::Status::kComplete:
+          answer();
+          continue;
+        case HttpRequestParser::Status::kError:
+          refuse(nullptr, parser_.error());
+          continue;
+        case HttpRequestParser::Status::kIncomplete:
+          if (parser_.awaits_body_after_continue() && !continue_sent_) {
+            continue_sent_ = true;
+            out_ += kContinue;
+            continue;
+          }
+          break;
+      }
+      if (const auto next = read(); next) return *next;
+    }
+  }
+
+  // A clean close: close_notify unless the TLS session already failed.
+  void finish() {
+    if (handshaken_ && !failed_) {
+      ERR_clear_error();
+      SSL_shutdown(ssl_.get());
+    }
+    ERR_clear_error();
+  }
+
+  std::atomic<int64_t> deadline_ms{0};
+  // Waiting for a request that has not started: a drain may close it.
+  std::atomic<bool> idle{true};
+
+ private:
+  Next wait_or_close(int result) {
+    switch (SSL_get_error(ssl_.get(), result)) {
+      case SSL_ERROR_WANT_READ:
+        return Next::kRead;
+      case SSL_ERROR_WANT_WRITE:
+        return Next::kWrite;
+      case SSL_ERROR_ZERO_RETURN:  // the client's close_notify
+        return Next::kClose;
+      default:  // reset, EOF without close_notify, TLS alert, shut down by the sweep
+        failed_ = true;
+        return Next::kClose;
+    }
+  }
+
+  std::optional<Next> read() {
+    const std::span<char> space = in_.space(kReadSpace);
+    ERR_clear_error();
+    const int got =
+        SSL_read(ssl_.get(), space.data(), static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
+    if (got <= 0) {
+      const Next next = wait_or_close(got);
+      // Draining: a connection with no request started is closed rather than kept waiting.
+      if (next == Next::kRead && in_.empty() && stopping_.load()) return Next::kClose;
+      return next;
+    }
+    in_.commit(static_cast<size_t>(got));
+    if (idle.load(std::memory_order_relaxed)) {
+      idle.store(false);
+      deadline_ms.store(now_ms() + options_.read_timeout.count());
+    }
+    return std::nullopt;
+  }
+
+  void answer() {
+    const HttpRequest& request = parser_.request();
+    deadline_ms.store(now_ms() + options_.write_timeout.count());
+    HttpResponse response;
+    try {
+      response = handler_(request);
+    } catch (const std::exception& e) {
+      return refuse(&request, HttpError{500, e.what()});
+    }
+    const bool keep_alive = request.keep_alive && !stopping_.load();
+    append_response(out_, response, keep_alive);
+    close_after_write_ = !keep_alive;
+    in_.consume(parser_.consumed());
+    parser_.reset();
+    continue_sent_ = false;
+  }
+
+  void refuse(const HttpRequest* request, const HttpError& error) {
+    deadline_ms.store(now_ms() + options_.write_timeout.count());
+    HttpResponse response;
+    try {
+      response = on_error_(request, error);
+    } catch (const std::exception&) {
+      response = HttpResponse{error.status, "text/plain", std::string(reason_phrase(error.status)) + "\n", ""};
+    }
+    append_response(out_, response, false);
+    close_after_write_ = true;
+  }
+
+  // Writes what is pending; nullopt when all of it is written and the connection goes on.
+  std::optional<Next> flush() {
+    while (sent_ < out_.size()) {
+      ERR_clear_error();
+      const int wrote = SSL_write(ssl_.get(), out_.data() + sent_,
+                                  static_cast<int>(std::min<size_t>(out_.size() - sent_, INT_MAX)));
+      if (wrote <= 0) return wait_or_close(wrote);
+      sent_ += static_cast<size_t>(wrote);
+    }
+    out_.clear();
+    sent_ = 0;
+    if (close_after_write_) return Next::kClose;
+    in_.shrink_if_empty(kKeptBufferCapacity);
+    if (in_.empty()) {
+      idle.store(true);
+      deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
+    } else {  // the next request has started (pipelined)
+      idle.store(false);
+      deadline_ms.store(now_ms() + options_.read_timeout.count());
+    }
+    return std::nullopt;
+  }
+
+  UniqueFd fd_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  const HttpsOptions& options_;
+  const HttpsServer::Handler& handler_;
+  const HttpsServer::ErrorResponder& on_error_;
+  const std::atomic<bool>& stopping_;
+  HttpRequestParser parser_;
+  ByteBuffer in_;
+  std::string out_;
+  size_t sent_ = 0;
+  bool handshaken_ = false;
+  bool failed_ = false;
+  bool continue_sent_ = false;
+  bool close_after_write_ = false;
+};
+
+struct HttpsServer::Impl {
+  Impl(HttpsOptions options_in, CertificateStore& certificates, Handler handler_in,
+       ErrorResponder on_error_in)
+      : options(std::move(options_in)),
+        handler(std::move(handler_in)),
+        on_error(std::move(on_error_in)),
+        context(SSL_CTX_new(TLS_server_method())),
+        epoll(::epoll_create1(EPOLL_CLOEXEC)),
+        wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (!context) throw std::runtime_error("cannot create the TLS server context");
+    if (epoll.get() < 0 || wake.get() < 0) throw std::runtime_error(errno_text("epoll"));
+    certificates.configure(*context);
+    // Partial writes let a large answer go out as the socket drains; read-ahead fills OpenSSL's
+    // buffer with whatever the socket holds, so a 30 KB request takes one or two read(2) calls.
+    SSL_CTX_set_mode(context.get(),
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(context.get(), 1);
+    SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION);
+    epoll_event event{};
+    event.events = EPOLLIN;  // level-triggered: once stopping, every loop sees it
+    event.data.ptr = &wake;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &event) != 0) {
+      throw std::runtime_error(errno_text("epoll_ctl"));
+    }
+  }
+
+  void run_loop() {
+    std::array<epoll_event, 64> events{};
+    while (!finished.load()) {
+      const int ready = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()),
+                                     kSweepEveryMs);
+      for (int i = 0; i < ready; ++i) {
+        void* tag = events[static_cast<size_t>(i)].data.ptr;
+        if (tag == &listener) {
+          accept_connections();
+        } else if (tag == &wake) {
+          on_wake();
+        } else {
+          serve_connection(*static_cast<Connection*>(tag));
+        }
+      }
+      const int64_t now = now_ms();
+      int64_t due = next_sweep_ms.load();
+      if (now >= due && next_sweep_ms.compare_exchange_strong(due, now + kSweepEveryMs)) {
+        sweep(now);
+      }
+    }
+  }
+
+  void serve_connection(Connection& connection) {
+    switch (connection.on_ready()) {
+      case Connection::Next::kRead:
+        return arm(connection, EPOLLIN);
+      case Connection::Next::kWrite:
+        return arm(connection, EPOLLOUT);
+      case Connection::Next::kClose:
+        connection.finish();
+        return close(connection);
+    }
+  }
+
+  // The last thing done with a connection by a thread: once armed, another may take it.
+  void arm(Connection& connection, uint32_t events) {
+    epoll_event event{};
+    event.events = events | EPOLLONESHOT | EPOLLRDHUP;
+    event.data.ptr = &connection;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, connection.fd(), &event) != 0) {
+      connection.finish();
+      close(connection);
+    }
+  }
+
+  void accept_connections() {
+    for (int accepted = 0; accepted < 64; ++accepted) {
+      UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (fd.get() < 0) {
+        // EMFILE and the like: the listener is re-armed by the next sweep rather than spinning.
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) listener_paused = true;
+        break;
+      }
+      if (connection_count.load() >= options.max_connections) continue;  // closed by ~UniqueFd
+      const int one = 1;
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      std::unique_ptr<SSL, SslFree> ssl(SSL_new(context.get()));
+      if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) continue;
+      SSL_set_accept_state(ssl.get());
+      const int raw_fd = fd.get();
+      auto connection = std::make_unique<Connection>(std::move(fd), std::move(ssl), options,
+                                                     handler, on_error, stopping);
+      Connection* added = connection.get();
+      {
+        const std::lock_guard lock(registry_mutex);
+        connections.emplace(added, std::move(connection));
+        connection_count.fetch_add(1);
+      }
+      epoll_event event{};
+      event.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP;
+      event.data.ptr = added;
+      if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, raw_fd, &event) != 0) close(*added);
+    }
+    if (!listener_paused.load()) arm_listener(EPOLL_CTL_MOD);
+  }
+
+  void arm_listener(int operation) {
+    if (stopping.load()) return;
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLONESHOT;
+    event.data.ptr = &listener;
+    ::epoll_ctl(epoll.get(), operation, listener.get(), &event);
+  }
+
+  void close(Connection& connection) {
+    std::unique_ptr<Connection> owned;
+    {
+      const std::lock_guard lock(registry_mutex);
+      const auto found = connections.find(&connection);
+      owned = std::move(found->second);
+      connections.erase(found);
+      connection_count.fetch_sub(1);
+    }
+    owned.reset();  // frees the TLS session and closes the socket (leaving the epoll set)
+    finish_if_drained();
+  }
+
+  // Closes what has waited too long and, when stopping, what waits for a request. shutdown(2)
+  // wakes the connection's loop thread, which then sees the end of the stream and closes it;
+  // sockets are only closed by the thread that holds them.
+  void sweep(int64_t now) {
+    if (listener_paused.exchange(false)) arm_listener(EPOLL_CTL_MOD);
+    const bool draining = stopping.load();
+    const std::lock_guard lock(registry_mutex);
+    for (const auto& [raw, connection] : connections) {
+      if (connection->deadline_ms.load() <= now || (draining && connection->idle.load())) {
+        ::shutdown(connection->fd(), SHUT_RDWR);
+      }
+    }
+  }
+
+  void on_wake() {
+    if (finished.load()) return;
+    eventfd_t value = 0;
+    ::eventfd_read(wake.get(), &value);
+    if (stopping.load()) {
+      sweep(now_ms());
+      finish_if_drained();
+    }
+  }
+
+  void finish_if_drained() {
+    if (stopping.load() && connection_count.load() == 0 && !finished.exchange(true)) {
+      ::eventfd_write(wake.get(), 1);  // never read again: wakes every loop, which then ends
+    }
+  }
+
+  HttpsOptions options;
+  Handler handler;
+  ErrorResponder on_error;
+  std::unique_ptr<SSL_CTX, SslContextFree> context;
+  UniqueFd epoll, wake, listener;
+  std::atomic<bool> stopping{false}, finished{false}, listener_paused{false};
+  std::atomic<int64_t> next_sweep_ms{0};
+  std::mutex registry_mutex;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
+  std::atomic<size_t> connection_count{0};
+};
+
+HttpsServer::HttpsServer(HttpsOptions options, CertificateStore& certificates, Handler handler,
+                         ErrorResponder on_error)
+    : impl_(std::make_unique<Impl>(std::move(options), certificates, std::move(handler),
+                                   std::move(on_error))) {}
+
+HttpsServer::~HttpsServer() = default;
+
+int HttpsServer::bind() {
+  Impl& s = *impl_;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string where = s.options.address + ":" + std::to_string(s.options.port);
+  if (::getaddrinfo(s.options.address.c_str(), std::to_string(s.options.port).c_str(), &hints,
+                    &found) != 0) {
+    throw std::runtime_error("cannot listen on " + where + ": unknown address");
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+  std::string failure = "no usable address";
+  for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (fd.get() < 0) continue;
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd.get(), 1024) != 0) {
+      failure = std::strerror(errno);
+      continue;
+    }
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+    const int port = ntohs(bound.ss_family == AF_INET6
+                               ? reinterpret_cast<const sockaddr_in6&>(bound).sin6_port
+                               : reinterpret_cast<const sockaddr_in&>(bound).sin_port);
+    s.listener = std::move(fd);
+    s.arm_listener(EPOLL_CTL_ADD);
+    return port;
+  }
+  throw std::runtime_error("cannot listen on " + where + ": " + failure);
+}
+
+void HttpsServer::serve() {
+  Impl& s = *impl_;
+  const size_t threads =
+      s.options.threads > 0 ? s.options.threads
+                            : std::max<size_t>(2, std::thread::hardware_concurrency());
+  std::vector<std::jthread> loops;
+  for (size_t i = 1; i < threads; ++i) loops.emplace_back([&s] { s.run_loop(); });
+  s.run_loop();
+}
+
+void HttpsServer::stop() {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  if (s.listener.get() >= 0) ::epoll_ctl(s.epoll.get(), EPOLL_CTL_DEL, s.listener.get(), nullptr);
+  ::eventfd_write(s.wake.get(), 1);
+}
+
+}  // namespace coderun::server

@@ -1,0 +1,54 @@
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "server/certificate_store.h"
+#include "server/http_message.h"
+
+namespace coderun::server {
+
+struct HttpsOptions {
+  std::string address = "0.0.0.0";
+  int port = 8443;      // 0: any free port (bind() returns it)
+  size_t threads = 0;   // event-loop threads; 0: one per CPU, at least 2
+  size_t max_connections = 4096;  // past it, new connections are closed at once
+  // The whole request (TLS handshake, head and body) must arrive within it, however it is
+  // dribbled: a slow client cannot hold a connection by sending a byte now and then.
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};  // answering, with the client not reading
+  std::chrono::milliseconds keep_alive_timeout{30000};  // idle between requests
+  HttpLimits limits;
+};
+
+// HTTP/1.1 over TLS on epoll: a few event-loop threads share every connection (EPOLLONESHOT
+// gives one thread a connection at a time), read whole TLS records, and answer each request with
+// one write. Handlers run on the loop threads, so they must not block. Knows nothing of what is
+// being served.
+class HttpsServer {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // The answer to a request that cannot be served (malformed, too large, or a handler that threw
+  // with status 500); the connection is closed after it.
+  using ErrorResponder = std::function<HttpResponse(const HttpRequest*, const HttpError&)>;
+
+  HttpsServer(HttpsOptions options, CertificateStore& certificates, Handler handler,
+              ErrorResponder on_error);
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  int bind();    // binds and listens; returns the port; throws std::runtime_error on failure
+  // Runs the event loops until stop(), then returns once every request in flight is answered
+  // and written (idle keep-alive connections are closed; a request still arriving gets until its
+  // read timeout).
+  void serve();
+  void stop();  // safe from any thread, before or during serve()
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coderun::server
