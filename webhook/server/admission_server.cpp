@@ -116,7 +116,7 @@ HttpResponse AdmissionServer::admit(const AdmissionHandler& handler, const char*
 // Requests the transport cannot hand over: malformed HTTP, too large, or a route that threw.
 HttpResponse AdmissionServer::refuse(const HttpRequest* request, const HttpError& error) const {
   const std::string where = request && !request->path.empty() ? request->path : "other";
-  if (error.status >= 500) {
+  if (error.status == 500) {  // a route threw: a defect, logged, its text not shown
     log_.error("request failed", {{"path", where}, {"error", error.message}});
     return error_response(error.status, "internal error");
   }

@@ -1,0 +1,199 @@
+"""The HTTPS transport seen from raw TLS sockets: how requests may be framed (chunked, pipelined,
+Expect: 100-continue), what malformed HTTP gets, slow and idle clients, connection limits, and
+draining at SIGTERM."""
+import json
+import signal
+import socket
+import ssl
+import time
+import unittest
+
+from harness import WebhookServer, review, workflow
+
+BODY = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="t-1")).encode()
+
+
+def connect(server, timeout=10):
+    context = ssl.create_default_context(cafile=server.ca)
+    return context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=timeout),
+                               server_hostname="localhost")
+
+
+def head(path="/mutate", extra=""):
+    return ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s" % (path, extra)).encode()
+
+
+def read_response(sock, buffered=b""):
+    """One response from the socket: (status, headers dict, body, bytes left over)."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response: %r" % data[:200])
+        data += chunk
+    header_block, rest = data.split(b"\r\n\r\n", 1)
+    lines = header_block.decode().split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside a body")
+        rest += chunk
+    return status, headers, rest[:length], rest[length:]
+
+
+def closed_by_server(sock, within):
+    """True when the server closes the connection (EOF or reset) within `within` seconds."""
+    sock.settimeout(within)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionError, ssl.SSLError):
+        return True
+    except socket.timeout:
+        return False
+
+
+class Framing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = WebhookServer().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def assert_admitted(self, status, body, uid="t-1"):
+        self.assertEqual(status, 200, body[:300])
+        answer = json.loads(body)["response"]
+        self.assertEqual(answer["uid"], uid)
+        self.assertTrue(answer["allowed"])
+        self.assertIn("patch", answer)
+
+    def test_a_chunked_body_is_joined(self):
+        with connect(self.server) as sock:
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(BODY[i:i + 1000]), BODY[i:i + 1000])
+                              for i in range(0, len(BODY), 1000))
+            sock.sendall(head(extra="Transfer-Encoding: chunked\r\n\r\n") + chunks + b"0\r\n\r\n")
+            status, _, body, _ = read_response(sock)
+            self.assert_admitted(status, body)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        second = BODY.replace(b'"t-1"', b'"t-2"')
+        with connect(self.server) as sock:
+            sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY +
+                         head(extra="Content-Length: %d\r\n\r\n" % len(second)) + second)
+            status, _, body, left = read_response(sock)
+            self.assert_admitted(status, body, "t-1")
+            status, _, body, _ = read_response(sock, left)
+            self.assert_admitted(status, body, "t-2")
+
+    def test_expect_100_continue(self):
+        with connect(self.server) as sock:
+            sock.sendall(head(extra="Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(BODY)))
+            status, _, _, left = read_response(sock)
+            self.assertEqual(status, 100)
+            sock.sendall(BODY)
+            status, _, body, _ = read_response(sock, left)
+            self.assert_admitted(status, body)
+        with connect(self.server) as sock:  # too large: refused before the body is sent
+            sock.sendall(head(extra="Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (64 << 20)))
+            status, headers, body, _ = read_response(sock)
+            self.assertEqual(status, 413)
+            self.assertEqual(headers["connection"], "close")
+            self.assertIn("larger than the limit", json.loads(body)["error"])
+
+    def test_malformed_http_gets_a_clear_4xx_or_5xx_and_a_close(self):
+        cases = [
+            (b"GARBAGE\r\n\r\n", 400, "malformed request line"),
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP/1.0 and HTTP/1.1"),
+            (head(extra="Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"), 400, "both Content-Length"),
+            (head(extra="Content-Length: 3\r\nContent-Length: 4\r\n\r\n"), 400, "conflicting Content-Length"),
+            (head(extra="Transfer-Encoding: gzip\r\n\r\n"), 501, "chunked"),
+            (head(extra="Expect: 200-ok\r\n\r\n"), 417, "100-continue"),
+            (head(extra=" folded: x\r\n\r\n"), 400, "folded"),
+            (head(extra="".join("X-%d: y\r\n" % i for i in range(200)) + "\r\n"), 431, "too many header fields"),
+        ]
+        for raw, code, message in cases:
+            with self.subTest(raw=raw[:40]), connect(self.server) as sock:
+                sock.sendall(raw)
+                status, headers, body, _ = read_response(sock)
+                self.assertEqual(status, code)
+                self.assertEqual(headers["connection"], "close")
+                self.assertIn(message, json.loads(body)["error"])
+                self.assertTrue(closed_by_server(sock, 5))
+        status, _ = self.server.get("/healthz")
+        self.assertEqual(status, 200)
+
+    def test_methods_and_paths(self):
+        with connect(self.server) as sock:
+            sock.sendall(b"DELETE /validate HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"POST /readyz HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+                         b"GET /nowhere?x=1 HTTP/1.1\r\n\r\n")
+            status, headers, _, left = read_response(sock)
+            self.assertEqual((status, headers["allow"]), (405, "POST"))
+            status, headers, _, left = read_response(sock, left)
+            self.assertEqual((status, headers["allow"]), (405, "GET"))
+            status, _, body, _ = read_response(sock, left)
+            self.assertEqual(status, 404)
+            self.assertIn("/nowhere", json.loads(body)["error"])
+
+
+class SlowAndIdleClients(unittest.TestCase):
+    def test_a_request_dribbled_slower_than_the_read_timeout_is_cut_off(self):
+        """The read timeout bounds the whole request: a byte every 0.3 s does not keep it alive."""
+        with WebhookServer(extra_args=["--read-timeout", "2"]) as server:
+            with connect(server) as sock:
+                start = time.monotonic()
+                raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
+                cut_off = False
+                for i in range(len(raw)):
+                    try:
+                        sock.sendall(raw[i:i + 1])
+                    except (ConnectionError, ssl.SSLError):
+                        cut_off = True
+                        break
+                    if closed_by_server(sock, 0.3):
+                        cut_off = True
+                        break
+                elapsed = time.monotonic() - start
+                self.assertTrue(cut_off)
+                self.assertLess(elapsed, 4)
+                self.assertGreater(elapsed, 1.5)
+            self.assertEqual(server.get("/healthz")[0], 200)
+
+    def test_an_idle_keep_alive_connection_does_not_delay_sigterm(self):
+        with WebhookServer() as server:
+            idle = connect(server)
+            idle.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+            self.assertEqual(read_response(idle)[0], 200)
+            start = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            self.assertEqual(server.process.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - start, 2)  # not the 30 s keep-alive timeout
+            self.assertTrue(closed_by_server(idle, 2))
+            idle.close()
+
+    def test_connections_past_the_limit_are_closed_and_the_limit_recovers(self):
+        with WebhookServer(extra_args=["--max-connections", "4"]) as server:
+            held = [connect(server) for _ in range(4)]
+            try:
+                with self.assertRaises((ConnectionError, ssl.SSLError, OSError)):
+                    extra = connect(server, timeout=5)
+                    extra.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                    read_response(extra)
+                held.pop().close()
+                time.sleep(0.3)
+                with connect(server) as sock:
+                    sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                    self.assertEqual(read_response(sock)[0], 200)
+            finally:
+                for sock in held:
+                    sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,179 @@
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "server/http_request_parser.h"
+
+using coderun::server::HttpLimits;
+using coderun::server::HttpRequestParser;
+using Status = HttpRequestParser::Status;
+
+namespace {
+
+// Feeds `text` one byte at a time, as a client dribbling it would; every prefix but the whole
+// must be incomplete.
+Status parse_dribbled(HttpRequestParser& parser, const std::string& text) {
+  for (size_t n = 1; n < text.size(); ++n) {
+    const Status status = parser.parse(std::string_view(text).substr(0, n));
+    if (status != Status::kIncomplete) return status;
+  }
+  return parser.parse(text);
+}
+
+Status parse_whole(HttpRequestParser& parser, const std::string& text) { return parser.parse(text); }
+
+HttpLimits small_limits() {
+  HttpLimits limits;
+  limits.max_header_bytes = 256;
+  limits.max_headers = 4;
+  limits.max_body_bytes = 16;
+  return limits;
+}
+
+int error_of(const std::string& text, HttpLimits limits = HttpLimits{}) {
+  HttpRequestParser parser(limits);
+  const Status status = parse_whole(parser, text);
+  return status == Status::kError ? parser.error().status : 0;
+}
+
+}  // namespace
+
+TEST_CASE("a request with a body, whole or dribbled, reads the same") {
+  const std::string text =
+      "POST /mutate?timeout=10s HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
+      "Content-Length: 7\r\n\r\n{\"a\":1}";
+  for (const auto parse : {parse_whole, parse_dribbled}) {
+    HttpRequestParser parser{HttpLimits{}};
+    REQUIRE(parse(parser, text) == Status::kComplete);
+    const auto& request = parser.request();
+    CHECK(request.method == "POST");
+    CHECK(request.path == "/mutate");
+    CHECK(request.query == "timeout=10s");
+    CHECK(request.content_type == "application/json");
+    CHECK(request.body == "{\"a\":1}");
+    CHECK(request.keep_alive);
+    CHECK(parser.consumed() == text.size());
+  }
+}
+
+TEST_CASE("pipelined requests are read one after the other") {
+  const std::string first = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi";
+  const std::string second = "GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n";
+  std::string buffer = first + second;
+  HttpRequestParser parser{HttpLimits{}};
+  REQUIRE(parser.parse(buffer) == Status::kComplete);
+  CHECK(parser.request().body == "hi");
+  REQUIRE(parser.consumed() == first.size());
+  buffer.erase(0, parser.consumed());
+  parser.reset();
+  REQUIRE(parser.parse(buffer) == Status::kComplete);
+  CHECK(parser.request().method == "GET");
+  CHECK(parser.request().path == "/readyz");
+  CHECK(parser.request().body.empty());
+  CHECK_FALSE(parser.request().keep_alive);
+}
+
+TEST_CASE("the body view follows the buffer when it moves") {
+  std::string text = "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+  HttpRequestParser parser{HttpLimits{}};
+  REQUIRE(parser.parse(text) == Status::kComplete);
+  const std::string moved = text;
+  text.assign(text.size(), 'x');
+  REQUIRE(parser.parse(moved) == Status::kComplete);
+  CHECK(parser.request().body == "abc");
+}
+
+TEST_CASE("keep-alive follows the version and the Connection header") {
+  const auto keep_alive = [](const std::string& text) {
+    HttpRequestParser parser{HttpLimits{}};
+    REQUIRE(parser.parse(text) == Status::kComplete);
+    return parser.request().keep_alive;
+  };
+  CHECK(keep_alive("GET / HTTP/1.1\r\n\r\n"));
+  CHECK_FALSE(keep_alive("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"));
+  CHECK_FALSE(keep_alive("GET / HTTP/1.0\r\n\r\n"));
+  CHECK(keep_alive("GET / HTTP/1.0\r\nConnection: upgrade, keep-alive\r\n\r\n"));
+}
+
+TEST_CASE("lenient where RFC 9112 asks: bare LF, empty lines first, absolute form") {
+  HttpRequestParser parser{HttpLimits{}};
+  REQUIRE(parse_dribbled(parser, "\r\n\nPOST https://svc.ns.svc:443/validate?x HTTP/1.1\n"
+                                 "Content-Length: 2\n\nok") == Status::kComplete);
+  CHECK(parser.request().path == "/validate");
+  CHECK(parser.request().query == "x");
+  CHECK(parser.request().body == "ok");
+}
+
+TEST_CASE("chunked bodies are joined, with extensions and trailers ignored") {
+  const std::string text =
+      "POST /mutate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nWiki\r\n5;name=value\r\npedia\r\nA\r\n in chunks\r\n0\r\nX-Trailer: t\r\n\r\n"
+      "GET /next HTTP/1.1\r\n\r\n";
+  for (const auto parse : {parse_whole, parse_dribbled}) {
+    HttpRequestParser parser{HttpLimits{}};
+    REQUIRE(parse(parser, text) == Status::kComplete);
+    CHECK(parser.request().body == "Wikipedia in chunks");
+    CHECK(text.substr(parser.consumed()) == "GET /next HTTP/1.1\r\n\r\n");
+  }
+}
+
+TEST_CASE("framing that could smuggle a request is refused") {
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        400);
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nBad Name: a\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nno colon\r\n\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") == 400);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY") == 400);
+  // Duplicated identical lengths are one length.
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx") == 0);
+}
+
+TEST_CASE("request lines that are not HTTP/1.x get 400 or 505") {
+  CHECK(error_of("GARBAGE\r\n\r\n") == 400);
+  CHECK(error_of("GET /\r\n\r\n") == 400);
+  CHECK(error_of("GET / HTTP/1.1 extra\r\n\r\n") == 400);
+  CHECK(error_of("GET nopath HTTP/1.1\r\n\r\n") == 400);
+  CHECK(error_of("G{T / HTTP/1.1\r\n\r\n") == 400);
+  CHECK(error_of("GET / HTTP/2.0\r\n\r\n") == 505);
+  CHECK(error_of("GET / HTTP/1.1x\r\n\r\n") == 400);
+  CHECK(error_of(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15)) ==
+        400);  // a TLS ClientHello where a request line should be
+}
+
+TEST_CASE("sizes are refused as soon as they are known") {
+  // A declared body over the limit: 413 with the head alone, before any of the body.
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n", small_limits()) == 413);
+  CHECK(error_of("POST / HTTP/1.1\r\nContent-Length: 16\r\n\r\n", small_limits()) == 0);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n", small_limits()) ==
+        0);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n", small_limits()) ==
+        413);
+  CHECK(error_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n9\r\n",
+                 small_limits()) == 413);
+  // Chunk framing cannot make the raw body grow without bound while the joined body stays small.
+  std::string framed = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) framed += "1;" + std::string(1000, 'e') + "\r\na\r\n";
+  CHECK(error_of(framed, small_limits()) == 413);
+  // A head that never ends: 431 once it passes the limit.
+  CHECK(error_of("GET / HTTP/1.1\r\nX-Padding: " + std::string(300, 'a'), small_limits()) == 431);
+  CHECK(error_of("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", small_limits()) ==
+        431);
+}
+
+TEST_CASE("Expect: 100-continue is announced once the head is read") {
+  HttpRequestParser parser{HttpLimits{}};
+  const std::string head =
+      "POST /mutate HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
+  CHECK(parser.parse(head.substr(0, 20)) == Status::kIncomplete);
+  CHECK_FALSE(parser.awaits_body_after_continue());
+  CHECK(parser.parse(head) == Status::kIncomplete);
+  CHECK(parser.awaits_body_after_continue());
+  CHECK(parser.parse(head + "body") == Status::kComplete);
+  CHECK_FALSE(parser.awaits_body_after_continue());
+  CHECK(error_of("POST / HTTP/1.1\r\nExpect: something-else\r\n\r\n") == 417);
+}
