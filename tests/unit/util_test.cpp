@@ -62,3 +62,12 @@ TEST_CASE("YAML converts to JSON with core-schema scalars") {
   CHECK(value["f"] == "7");
   CHECK_THROWS_AS(yaml_to_json("a: [unclosed"), std::runtime_error);
 }
+
+TEST_CASE("serialising never throws: invalid UTF-8 from a payload becomes U+FFFD") {
+  const nlohmann::json value = {{"name", std::string("a\xff\"b")}, {"n", 1}};
+  CHECK(dump_json(value) == "{\"n\":1,\"name\":\"a\xEF\xBF\xBD\\\"b\"}");
+  std::string line = "prefix ";
+  append_json(line, value);
+  append_json(line, nlohmann::json(std::string("\x01")));
+  CHECK(line == "prefix {\"n\":1,\"name\":\"a\xEF\xBF\xBD\\\"b\"}\"\\u0001\"");
+}

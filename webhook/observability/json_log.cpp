@@ -73,13 +73,22 @@ bool JsonLog::enabled(Level level) const { return logger_->should_log(to_spdlog(
 
 void JsonLog::log(Level level, std::string_view msg, const nlohmann::json& fields) const {
   if (!enabled(level)) return;
-  // Written as text rather than merged into one json object and dumped: this runs per request.
-  std::string line = R"({"time":")" + utc_now() + R"(","level":")" + level_name(level) +
-                     R"(","msg":)" + util::dump_json(nlohmann::json(msg));
+  // Written as text, each value serialised straight into the line: this runs per request.
+  std::string line;
+  line.reserve(512);
+  line += R"({"time":")";
+  line += utc_now();
+  line += R"(","level":")";
+  line += level_name(level);
+  line += R"(","msg":)";
+  util::append_json(line, nlohmann::json(msg));
   if (fields.is_object()) {
     for (const auto& [key, value] : fields.items()) {
       if (key == "time" || key == "level" || key == "msg") continue;  // reserved
-      line += ',' + util::dump_json(nlohmann::json(key)) + ':' + util::dump_json(value);
+      line += ',';
+      util::append_json(line, nlohmann::json(key));
+      line += ':';
+      util::append_json(line, value);
     }
   }
   line += '}';

@@ -72,15 +72,32 @@ Metrics::Metrics()
 
 Metrics::~Metrics() = default;
 
+template <typename Metric, typename Create>
+Metric& Metrics::series(SeriesCache& cache, std::string_view key, Create create) {
+  const std::lock_guard lock(cache.mutex);
+  if (const auto found = cache.series.find(key); found != cache.series.end()) {
+    return *static_cast<Metric*>(found->second);
+  }
+  Metric& created = create();  // owned by its family, which outlives the cache
+  cache.series.emplace(std::string(key), &created);
+  return created;
+}
+
 void Metrics::admission(std::string_view endpoint, std::string_view kind, std::string_view app,
                         std::string_view decision, std::chrono::duration<double> latency) {
-  requests_
-      .Add({{"endpoint", text(endpoint)},
-            {"kind", text(kind)},
-            {"app", text(app)},
-            {"decision", text(decision)}})
-      .Increment();
-  latency_.Add({{"endpoint", text(endpoint)}}, kLatencyBuckets).Observe(latency.count());
+  std::string key;
+  key.reserve(endpoint.size() + kind.size() + app.size() + decision.size() + 3);
+  ((((key += endpoint) += '\x1f') += kind) += '\x1f') += app;
+  (key += '\x1f') += decision;
+  series<prometheus::Counter>(requests_series_, key, [&]() -> prometheus::Counter& {
+    return requests_.Add({{"endpoint", text(endpoint)},
+                          {"kind", text(kind)},
+                          {"app", text(app)},
+                          {"decision", text(decision)}});
+  }).Increment();
+  series<prometheus::Histogram>(latency_series_, endpoint, [&]() -> prometheus::Histogram& {
+    return latency_.Add({{"endpoint", text(endpoint)}}, kLatencyBuckets);
+  }).Observe(latency.count());
 }
 
 void Metrics::bad_request(std::string_view endpoint, int status) {
@@ -88,7 +105,12 @@ void Metrics::bad_request(std::string_view endpoint, int status) {
 }
 
 void Metrics::value_resolved(std::string_view field, std::string_view source) {
-  resolved_.Add({{"field", text(field)}, {"source", text(source)}}).Increment();
+  std::string key;
+  key.reserve(field.size() + source.size() + 1);
+  ((key += field) += '\x1f') += source;
+  series<prometheus::Counter>(resolved_series_, key, [&]() -> prometheus::Counter& {
+    return resolved_.Add({{"field", text(field)}, {"source", text(source)}});
+  }).Increment();
 }
 
 void Metrics::event(std::string_view outcome) {

@@ -1,8 +1,10 @@
 #pragma once
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace prometheus {
 class Registry;
@@ -46,6 +48,19 @@ class Metrics {
   std::string render() const;
 
  private:
+  // The series of a family by its label values joined: per-request updates then cost one hash
+  // lookup instead of building prometheus-cpp's std::map of labels.
+  struct SeriesCache {
+    struct Hash {
+      using is_transparent = void;
+      size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+    std::mutex mutex;
+    std::unordered_map<std::string, void*, Hash, std::equal_to<>> series;
+  };
+  template <typename Metric, typename Create>
+  static Metric& series(SeriesCache& cache, std::string_view key, Create create);
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& bad_requests_;
@@ -56,6 +71,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
   prometheus::Gauge& certificate_expiry_;
+  SeriesCache requests_series_, latency_series_, resolved_series_;
 };
 
 }  // namespace coderun::observability

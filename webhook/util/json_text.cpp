@@ -91,6 +91,13 @@ std::string dump_json(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void append_json(std::string& out, const nlohmann::json& value) {
+  nlohmann::detail::serializer<nlohmann::json> serializer(
+      nlohmann::detail::output_adapter<char, std::string>(out), ' ',
+      nlohmann::json::error_handler_t::replace);
+  serializer.dump(value, false, false, 0);
+}
+
 JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
                                      const JsonKeep* keep) {
   JsonParseResult result;

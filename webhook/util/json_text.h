@@ -10,6 +10,8 @@ namespace coderun::util {
 // Serialises without ever throwing: invalid UTF-8 from a payload becomes U+FFFD instead of an
 // exception (nlohmann's default dump() throws type_error 316 on it).
 std::string dump_json(const nlohmann::json& value, int indent = -1);
+// The same, compact, appended to `out` with no intermediate string.
+void append_json(std::string& out, const nlohmann::json& value);
 
 struct JsonParseResult {
   std::optional<nlohmann::json> value;
