@@ -4,28 +4,32 @@
 
 namespace coderun::decision {
 
-void JsonPatchBuilder::operation(const char* op, const std::string& path,
-                                 std::string_view value_json) {
+// Writes an operation up to its value, which the caller appends, then closes with '}'.
+void JsonPatchBuilder::begin(const char* op, const std::string& path) {
   text_ += count_++ == 0 ? "[" : ",";
   text_ += R"({"op":")";
   text_ += op;
   text_ += R"(","path":)";
-  text_ += util::dump_json(path);
+  util::append_json(text_, path);
   text_ += R"(,"value":)";
-  text_ += value_json;
-  text_ += '}';
 }
 
 void JsonPatchBuilder::add(const std::string& path, const nlohmann::json& value) {
-  operation("add", path, util::dump_json(value));
+  begin("add", path);
+  util::append_json(text_, value);
+  text_ += '}';
 }
 
 void JsonPatchBuilder::replace(const std::string& path, const nlohmann::json& value) {
-  operation("replace", path, util::dump_json(value));
+  begin("replace", path);
+  util::append_json(text_, value);
+  text_ += '}';
 }
 
 void JsonPatchBuilder::add_serialized(const std::string& path, std::string_view value_json) {
-  operation("add", path, value_json);
+  begin("add", path);
+  text_ += value_json;
+  text_ += '}';
 }
 
 nlohmann::json JsonPatchBuilder::operations() const {

@@ -31,7 +31,7 @@ class JsonPatchBuilder {
   static std::string escape(std::string_view key);
 
  private:
-  void operation(const char* op, const std::string& path, std::string_view value_json);
+  void begin(const char* op, const std::string& path);
 
   std::string text_;
   size_t count_ = 0;
