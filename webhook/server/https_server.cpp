@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -182,6 +183,8 @@ class Connection {
       response = handler_(request);
     } catch (const std::exception& e) {
       return refuse(&request, HttpError{500, e.what()});
+    } catch (...) {
+      return refuse(&request, HttpError{500, "unknown exception"});
     }
     const bool keep_alive = request.keep_alive && !stopping_.load();
     append_response(out_, response, keep_alive);
@@ -252,6 +255,8 @@ struct HttpsServer::Impl {
         epoll(::epoll_create1(EPOLL_CLOEXEC)),
         wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (!context) throw std::runtime_error("cannot create the TLS server context");
+    // A write to a socket the client has closed raises SIGPIPE, whose default kills the process.
+    std::signal(SIGPIPE, SIG_IGN);
     if (epoll.get() < 0 || wake.get() < 0) throw std::runtime_error(errno_text("epoll"));
     certificates.configure(*context);
     // Partial writes let a large answer go out as the socket drains; read-ahead fills OpenSSL's
@@ -318,8 +323,10 @@ struct HttpsServer::Impl {
     for (int accepted = 0; accepted < 64; ++accepted) {
       UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (fd.get() < 0) {
-        // EMFILE and the like: the listener is re-armed by the next sweep rather than spinning.
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) listener_paused = true;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        // Out of descriptors or memory: the listener is re-armed by the next sweep rather than
+        // spinning on a connection it cannot take.
+        if (errno != EAGAIN && errno != EWOULDBLOCK) listener_paused = true;
         break;
       }
       if (connection_count.load() >= options.max_connections) continue;  // closed by ~UniqueFd
