@@ -128,6 +128,20 @@ class Framing(unittest.TestCase):
         status, _ = self.server.get("/healthz")
         self.assertEqual(status, 200)
 
+    def test_tls_sessions_are_resumed(self):
+        """A reconnecting client (the API server after an idle close) skips the full handshake."""
+        context = ssl.create_default_context(cafile=self.server.ca)
+        sessions = []
+        for attempt in range(2):
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", self.server.port), timeout=10),
+                                       server_hostname="localhost",
+                                       session=sessions[-1] if sessions else None)
+            with sock:
+                sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                self.assertEqual(read_response(sock)[0], 200)
+                self.assertEqual(sock.session_reused, attempt == 1)
+                sessions.append(sock.session)
+
     def test_methods_and_paths(self):
         with connect(self.server) as sock:
             sock.sendall(b"DELETE /validate HTTP/1.1\r\nHost: x\r\n\r\n"
