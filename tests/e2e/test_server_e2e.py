@@ -179,8 +179,8 @@ class AdmissionOverTls(unittest.TestCase):
             self.assertIn(name, text)
 
     def test_many_keep_alive_connections_are_served_at_once(self):
-        """More open keep-alive connections than cpp-httplib's default 8 workers, each sending
-        many requests (more than its default 5 per connection) without reconnecting."""
+        """Many more open keep-alive connections than event-loop threads, each sending many
+        requests without reconnecting (a thread-per-connection server with 8 workers stalls here)."""
         context = ssl.create_default_context(cafile=self.server.ca)
         body = json.dumps(__import__("harness").review(workflow([("github-app", "rex"), ("repoFullName", "a/b")])))
         connections = 24

@@ -25,7 +25,7 @@ class ByteBuffer {
     if (capacity_ - end_ < bytes) {
       const size_t capacity = std::max(capacity_ * 2, end_ + bytes);
       auto grown = std::make_unique_for_overwrite<char[]>(capacity);
-      std::memcpy(grown.get(), data_.get() + begin_, size());
+      if (!empty()) std::memcpy(grown.get(), data_.get() + begin_, size());
       end_ -= begin_;
       begin_ = 0;
       data_ = std::move(grown);
