@@ -30,6 +30,19 @@ def cpu_ticks(pid):
     return int(fields[11]), int(fields[12])
 
 
+def machine_speed_mb_s():
+    """SHA-256 throughput of one core right now: these VMs' speed drifts by ±20% over minutes, and
+    this puts a run's figures in context (runs compare at equal speed)."""
+    import hashlib
+    data = b"x" * (8 << 20)
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        hashlib.sha256(data).digest()
+        best = max(best, len(data) / (time.perf_counter() - start) / 1e6)
+    return round(best)
+
+
 def ready(port, ca):
     try:
         context = ssl.create_default_context(cafile=ca)
@@ -89,7 +102,7 @@ def run(seconds, which="coderun-webhook"):
         time.sleep(0.5)
         rss_idle = rss_kib(server.pid)
         results = {"server": which, "event_bytes": len(event), "startup_ms": round(startup_ms, 1),
-                   "rss_idle_mib": round(rss_idle / 1024, 1)}
+                   "rss_idle_mib": round(rss_idle / 1024, 1), "sha256_mb_s": machine_speed_mb_s()}
         peak = [rss_idle]
         for concurrency in (1, 16):
             stop = threading.Event()
@@ -132,12 +145,12 @@ def summary(r):
     c1, c16 = r["c1"], r["c16"]
     return ("%s: event %d B | c=1 %d req/s p50 %d us p99 %d us max %d us | c=16 %d req/s p50 %d us p99 %d us max %d us | "
             "server CPU/admission c=1 %.0f us c=16 %.0f us (user %.0f + system %.0f) | client CPU/request c=16 %.0f us | "
-            "RSS idle %.1f MiB load %.1f MiB | start-up to ready %.1f ms"
+            "RSS idle %.1f MiB load %.1f MiB | start-up to ready %.1f ms | machine sha256 %d MB/s"
             % ("bench" if r["server"] == "coderun-webhook" else "go-reference", r["event_bytes"], c1["rps"], c1["p50_us"],
                c1["p99_us"], c1["max_us"], c16["rps"], c16["p50_us"], c16["p99_us"], c16["max_us"],
                c1["server_cpu_us_per_admission"], c16["server_cpu_us_per_admission"], c16["server_user_us"],
                c16["server_system_us"], c16["client_cpu_us_per_request"], r["rss_idle_mib"], r["rss_load_mib"],
-               r["startup_ms"]))
+               r["startup_ms"], r["sha256_mb_s"]))
 
 
 def main():
