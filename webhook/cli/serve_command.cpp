@@ -270,6 +270,7 @@ int serve_command(const std::vector<std::string>& flags) {
   }
   log.info("listening", {{"address", options.address},
                          {"port", port},
+                         {"threads", server.threads()},
                          {"policy", policies->path()},
                          {"prompts_dir", policies->current()->prompts_dir},
                          {"certificate", certificates.subject()}});

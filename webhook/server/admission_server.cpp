@@ -130,4 +130,6 @@ void AdmissionServer::serve() { https_->serve(); }
 
 void AdmissionServer::stop() { https_->stop(); }
 
+size_t AdmissionServer::threads() const { return https_->threads(); }
+
 }  // namespace coderun::server

@@ -54,6 +54,7 @@ class AdmissionServer {
   int bind();    // binds the socket; returns the port; throws std::runtime_error on failure
   void serve();  // blocks until stop(); requests in flight finish before it returns
   void stop();   // stops accepting; safe from any thread
+  size_t threads() const;
 
  private:
   HttpResponse route(const HttpRequest& request) const;

@@ -16,6 +16,7 @@
 #include <csignal>
 #include <climits>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -72,6 +73,26 @@ struct SslContextFree {
 };
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// CPUs this process may use: the affinity mask, lowered to the container's CPU limit (cgroup v2
+// cpu.max, else v1 cfs quota), which a pod with `limits.cpu: 1` on a 64-core node would miss.
+size_t usable_cpus() {
+  size_t cpus = std::max(1u, std::thread::hardware_concurrency());
+  long quota = -1, period = 0;
+  if (std::ifstream v2("/sys/fs/cgroup/cpu.max"); v2) {
+    std::string max;
+    if (v2 >> max >> period && max != "max") quota = std::atol(max.c_str());
+  } else if (std::ifstream q("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+             p("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+             q && p) {
+    q >> quota;
+    p >> period;
+  }
+  if (quota > 0 && period > 0) {
+    cpus = std::min(cpus, static_cast<size_t>((quota + period - 1) / period));
+  }
+  return cpus;
+}
 
 }  // namespace
 
@@ -458,11 +479,14 @@ int HttpsServer::bind() {
   throw std::runtime_error("cannot listen on " + where + ": " + failure);
 }
 
+size_t HttpsServer::threads() const {
+  // At least two, so that one long request (a 3 MiB review) never stops all serving.
+  return impl_->options.threads > 0 ? impl_->options.threads : std::max<size_t>(2, usable_cpus());
+}
+
 void HttpsServer::serve() {
   Impl& s = *impl_;
-  const size_t threads =
-      s.options.threads > 0 ? s.options.threads
-                            : std::max<size_t>(2, std::thread::hardware_concurrency());
+  const size_t threads = this->threads();
   std::vector<std::jthread> loops;
   for (size_t i = 1; i < threads; ++i) loops.emplace_back([&s] { s.run_loop(); });
   s.run_loop();

@@ -45,6 +45,7 @@ class HttpsServer {
   // read timeout).
   void serve();
   void stop();  // safe from any thread, before or during serve()
+  size_t threads() const;  // event-loop threads serve() runs
 
  private:
   struct Impl;
