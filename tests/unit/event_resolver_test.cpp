@@ -212,6 +212,23 @@ TEST_CASE("values of the wrong JSON type are ignored with a note, never used") {
   CHECK(context.notes.size() >= 4);
 }
 
+TEST_CASE("a fallback of the wrong type is not noted when an earlier source answered") {
+  const nlohmann::json event = {
+      {"repository", {{"name", "tools"}, {"owner", {{"login", "acme"}, {"name", 42}}}}},
+      {"organization", {{"login", 7}}}};
+  const auto context = resolve_event(event);
+  CHECK(context.owner->value == "acme");
+  CHECK(context.notes.empty());
+  // Once the first source is missing, the fallback is read and its wrong type noted.
+  const nlohmann::json without_login = {
+      {"repository", {{"name", "tools"}, {"owner", {{"name", 42}}}}},
+      {"organization", {{"login", "acme"}}}};
+  const auto fallback = resolve_event(without_login);
+  CHECK(fallback.owner->value == "acme");
+  REQUIRE(fallback.notes.size() == 1);
+  CHECK(fallback.notes[0].find(".repository.owner.name") != std::string::npos);
+}
+
 TEST_CASE("the organisation names the owner when the repository has none") {
   const nlohmann::json event = {{"organization", {{"login", "acme"}}},
                                 {"repository", {{"name", "tools"}}}};

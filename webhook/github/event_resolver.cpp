@@ -80,10 +80,12 @@ class Reader {
   std::vector<std::string>& notes_;
 };
 
+// The first candidate that yields a value. Candidates are read lazily, so a later one with the
+// wrong type is not noted when an earlier one already answered.
 template <typename... Candidates>
-std::optional<Sourced> first_of(Candidates&&... candidates) {
+std::optional<Sourced> first_of(const Candidates&... candidates) {
   std::optional<Sourced> chosen;
-  ((chosen = chosen ? chosen : std::optional<Sourced>(candidates)), ...);
+  ((chosen ? void() : void(chosen = candidates())), ...);
   return chosen;
 }
 
@@ -96,8 +98,9 @@ Sourced pull_ref(const Sourced& number) {
 }
 
 std::optional<Sourced> resolve_owner(const Reader& r) {
-  return first_of(r.string({"repository", "owner", "login"}),
-                  r.string({"repository", "owner", "name"}), r.string({"organization", "login"}));
+  return first_of([&] { return r.string({"repository", "owner", "login"}); },
+                  [&] { return r.string({"repository", "owner", "name"}); },
+                  [&] { return r.string({"organization", "login"}); });
 }
 
 std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
@@ -106,9 +109,12 @@ std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
     context.notes.push_back("sha: .after is all zeros (the ref was deleted); ignored");
     after.reset();
   }
-  return first_of(r.string({"pull_request", "head", "sha"}), after,
-                  r.string({"workflow_run", "head_sha"}), r.string({"check_run", "head_sha"}),
-                  r.string({"check_suite", "head_sha"}), r.string({"merge_group", "head_sha"}));
+  return first_of([&] { return r.string({"pull_request", "head", "sha"}); },
+                  [&] { return after; },
+                  [&] { return r.string({"workflow_run", "head_sha"}); },
+                  [&] { return r.string({"check_run", "head_sha"}); },
+                  [&] { return r.string({"check_suite", "head_sha"}); },
+                  [&] { return r.string({"merge_group", "head_sha"}); });
 }
 
 std::optional<Sourced> resolve_pr_number(const Reader& r) {
@@ -119,9 +125,9 @@ std::optional<Sourced> resolve_pr_number(const Reader& r) {
       return number;
     }
   }
-  return first_of(r.first_pull_request_number("workflow_run"),
-                  r.first_pull_request_number("check_run"),
-                  r.first_pull_request_number("check_suite"));
+  return first_of([&] { return r.first_pull_request_number("workflow_run"); },
+                  [&] { return r.first_pull_request_number("check_run"); },
+                  [&] { return r.first_pull_request_number("check_suite"); });
 }
 
 // The head of a pull request from another repository is not a branch of the base repository;
@@ -130,8 +136,9 @@ std::optional<Sourced> resolve_pull_request_ref(const Reader& r, EventContext& c
   const auto number = r.number({"pull_request", "number"});
   const auto head_ref = r.string({"pull_request", "head", "ref"});
   const auto head_repo = r.string({"pull_request", "head", "repo", "full_name"});
-  const auto base_repo = first_of(r.string({"pull_request", "base", "repo", "full_name"}),
-                                  r.string({"repository", "full_name"}));
+  const auto base_repo =
+      first_of([&] { return r.string({"pull_request", "base", "repo", "full_name"}); },
+               [&] { return r.string({"repository", "full_name"}); });
   const bool from_fork =
       number && base_repo && (!head_repo || head_repo->value != base_repo->value);
   if (!from_fork) return head_ref;
