@@ -94,8 +94,6 @@ size_t usable_cpus() {
   return cpus;
 }
 
-}  // namespace
-
 // One client connection. Only the loop thread holding its (one-shot) epoll event touches it,
 // except for the sweep, which reads the atomics and may shut the socket down.
 class Connection {
@@ -135,7 +133,7 @@ class Connection {
           answer();
           continue;
         case HttpRequestParser::Status::kError:
-          refuse(nullptr, parser_.error());
+          refuse(&parser_.request(), parser_.error());  // the path, when it got that far
           continue;
         case HttpRequestParser::Status::kIncomplete:
           if (parser_.awaits_body_after_continue() && !continue_sent_) {
@@ -265,6 +263,8 @@ class Connection {
   bool continue_sent_ = false;
   bool close_after_write_ = false;
 };
+
+}  // namespace
 
 struct HttpsServer::Impl {
   Impl(HttpsOptions options_in, CertificateStore& certificates, Handler handler_in,
