@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 
 BIN = os.environ.get("CODERUN_BIN", "../../build/coderun-webhook")
@@ -82,8 +83,10 @@ def decode_patch(response):
 class WebhookServer:
     """Context manager: the webhook with generated certificates; stopped with SIGTERM."""
 
-    def __init__(self, extra_args=(), policy=None):
+    def __init__(self, extra_args=(), policy=None, metrics=False):
         self.extra_args = list(extra_args)
+        self.metrics = metrics
+        self.metrics_port = None
         self.policy = policy or os.path.join(SOURCE_DIR, "policy", "policy.yaml")
         self.tmp = tempfile.TemporaryDirectory(prefix="coderun-e2e-")
         self.dir = self.tmp.name
@@ -96,6 +99,10 @@ class WebhookServer:
     def __enter__(self):
         make_certs(self.certs)
         port_file = os.path.join(self.dir, "port")
+        metrics_port_file = os.path.join(self.dir, "metrics-port")
+        if self.metrics:
+            self.extra_args += ["--metrics-addr", "127.0.0.1", "--metrics-port", "0",
+                                "--metrics-port-file", metrics_port_file]
         self.log_path = os.path.join(self.dir, "server.log")
         self.log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(
@@ -111,6 +118,8 @@ class WebhookServer:
             if port_text:
                 self.port = int(port_text)
                 if self.get("/healthz")[0] == 200:
+                    if self.metrics:
+                        self.metrics_port = int(_read(metrics_port_file))
                     return self
             time.sleep(0.02)
         raise RuntimeError("webhook did not become healthy:\n" + self.log())
@@ -178,3 +187,19 @@ class WebhookServer:
         assert answer["kind"] == "AdmissionReview"
         assert answer["response"]["uid"] == request["request"]["uid"]
         return status, answer["response"]
+
+
+def metrics_of(server):
+    """The server's /metrics, parsed by prometheus_client: {(name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port, timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def sample(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)

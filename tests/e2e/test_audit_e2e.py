@@ -11,40 +11,16 @@ import unittest
 
 import jsonpatch
 import jsonschema
-import urllib.request
-from prometheus_client.parser import text_string_to_metric_families
 
 from fake_api_server import FakeApiServer, write_kubeconfig
-from harness import FIXTURES_DIR, WebhookServer, decode_patch, event_text, workflow
+from harness import FIXTURES_DIR, WebhookServer, decode_patch, event_text, metrics_of, sample, workflow
 
 EVENT_SCHEMA = os.path.join(FIXTURES_DIR, "k8s-json-schema", "v1.34.0-standalone", "event-events-v1.json")
 
 
-def metrics_of(server):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port, timeout=5) as response:
-        self_text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(self_text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def sample(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
 class WebhookWithApi(WebhookServer):
     def __init__(self, kubeconfig, extra=()):
-        super().__init__(extra_args=["--kubeconfig", kubeconfig, "--metrics-addr", "127.0.0.1",
-                                     "--metrics-port", "0", "--metrics-port-file", "METRICS"] + list(extra))
-
-    def __enter__(self):
-        self.extra_args[self.extra_args.index("METRICS")] = os.path.join(self.dir, "metrics-port")
-        super().__enter__()
-        with open(os.path.join(self.dir, "metrics-port")) as f:
-            self.metrics_port = int(f.read())
-        return self
+        super().__init__(extra_args=["--kubeconfig", kubeconfig] + list(extra), metrics=True)
 
 
 def mutated_and_named(server, parameters, name):

@@ -8,7 +8,7 @@ import ssl
 import time
 import unittest
 
-from harness import WebhookServer, review, workflow
+from harness import WebhookServer, metrics_of, review, sample, workflow
 
 BODY = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="t-1")).encode()
 
@@ -159,7 +159,7 @@ class Framing(unittest.TestCase):
 class SlowAndIdleClients(unittest.TestCase):
     def test_a_request_dribbled_slower_than_the_read_timeout_is_cut_off(self):
         """The read timeout bounds the whole request: a byte every 0.3 s does not keep it alive."""
-        with WebhookServer(extra_args=["--read-timeout", "2"]) as server:
+        with WebhookServer(extra_args=["--read-timeout", "2"], metrics=True) as server:
             with connect(server) as sock:
                 start = time.monotonic()
                 raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
@@ -178,6 +178,8 @@ class SlowAndIdleClients(unittest.TestCase):
                 self.assertLess(elapsed, 4)
                 self.assertGreater(elapsed, 1.5)
             self.assertEqual(server.get("/healthz")[0], 200)
+            self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
+                                    reason="timeout"), 1)
 
     def test_an_idle_keep_alive_connection_does_not_delay_sigterm(self):
         with WebhookServer() as server:
@@ -192,9 +194,10 @@ class SlowAndIdleClients(unittest.TestCase):
             idle.close()
 
     def test_connections_past_the_limit_are_closed_and_the_limit_recovers(self):
-        with WebhookServer(extra_args=["--max-connections", "4"]) as server:
+        with WebhookServer(extra_args=["--max-connections", "4"], metrics=True) as server:
             held = [connect(server) for _ in range(4)]
             try:
+                self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections"), 4)
                 with self.assertRaises((ConnectionError, ssl.SSLError, OSError)):
                     extra = connect(server, timeout=5)
                     extra.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
@@ -204,6 +207,8 @@ class SlowAndIdleClients(unittest.TestCase):
                 with connect(server) as sock:
                     sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
                     self.assertEqual(read_response(sock)[0], 200)
+                self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
+                                        reason="limit"), 1)
             finally:
                 for sock in held:
                     sock.close()

@@ -250,6 +250,10 @@ int serve_command(const std::vector<std::string>& flags) {
     }
     return readiness;
   };
+  endpoints.on_connections = [&metrics](int delta) { metrics.connections(delta); };
+  endpoints.on_dropped_connection = [&metrics](const char* reason) {
+    metrics.connection_dropped(reason);
+  };
   endpoints.on_refused = [&metrics](const std::string& where, int status) {
     metrics.bad_request(where == "/mutate" || where == "/validate" ? where : "other", status);
   };

@@ -62,7 +62,19 @@ Metrics::Metrics()
                               .Name("coderun_webhook_certificate_expiry_timestamp_seconds")
                               .Help("notAfter of the serving certificate, as a Unix time")
                               .Register(*registry_)
-                              .Add({})) {
+                              .Add({})),
+      connections_(BuildGauge()
+                       .Name("coderun_webhook_connections")
+                       .Help("Open connections to the admission port")
+                       .Register(*registry_)
+                       .Add({})),
+      dropped_connections_(
+          BuildCounter()
+              .Name("coderun_webhook_connections_dropped_total")
+              .Help("Connections the server closed by reason: timeout (a request, or its answer, "
+                    "took longer than its timeout), limit (over --max-connections)")
+              .Register(*registry_)) {
+  for (const char* reason : {"timeout", "limit"}) dropped_connections_.Add({{"reason", reason}});
   for (const char* outcome : {"posted", "failed", "dropped"}) events_.Add({{"outcome", outcome}});
   for (const char* result : {"success", "rejected"}) {
     policy_reloads_.Add({{"result", result}});
@@ -115,6 +127,12 @@ void Metrics::value_resolved(std::string_view field, std::string_view source) {
 
 void Metrics::event(std::string_view outcome) {
   events_.Add({{"outcome", text(outcome)}}).Increment();
+}
+
+void Metrics::connections(int delta) { connections_.Increment(delta); }
+
+void Metrics::connection_dropped(std::string_view reason) {
+  dropped_connections_.Add({{"reason", text(reason)}}).Increment();
 }
 
 void Metrics::policy_reload(std::string_view result) {

@@ -30,6 +30,8 @@ class Metrics {
   // field: owner, ref...; source: event, parameter, default, prompts.
   void value_resolved(std::string_view field, std::string_view source);
   void event(std::string_view outcome);         // posted, failed, dropped
+  void connections(int delta);                  // +1 opened, -1 closed
+  void connection_dropped(std::string_view reason);  // timeout, limit
   void policy_reload(std::string_view result);  // success, rejected
   void certificate_reload(std::string_view result);
   void certificate_expiry(std::chrono::system_clock::time_point not_after);
@@ -71,6 +73,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
   prometheus::Gauge& certificate_expiry_;
+  prometheus::Gauge& connections_;
+  prometheus::Family<prometheus::Counter>& dropped_connections_;
   SeriesCache requests_series_, latency_series_, resolved_series_;
 };
 

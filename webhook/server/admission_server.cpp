@@ -27,7 +27,7 @@ HttpResponse text_response(int status, std::string text) {
   return HttpResponse{status, "text/plain", std::move(text), ""};
 }
 
-HttpsOptions transport_options(const ServerOptions& options) {
+HttpsOptions transport_options(const ServerOptions& options, const Endpoints& endpoints) {
   HttpsOptions https;
   https.address = options.address;
   https.port = options.port;
@@ -37,6 +37,8 @@ HttpsOptions transport_options(const ServerOptions& options) {
   https.write_timeout = options.write_timeout;
   https.keep_alive_timeout = options.keep_alive_timeout;
   https.limits.max_body_bytes = options.max_body_bytes;
+  https.on_connections = endpoints.on_connections;
+  https.on_dropped = endpoints.on_dropped_connection;
   return https;
 }
 
@@ -46,7 +48,7 @@ AdmissionServer::AdmissionServer(ServerOptions options, CertificateStore& certif
                                  Endpoints endpoints, const observability::JsonLog& log)
     : endpoints_(std::move(endpoints)), log_(log) {
   https_ = std::make_unique<HttpsServer>(
-      transport_options(options), certificates,
+      transport_options(options, endpoints_), certificates,
       [this](const HttpRequest& request) { return route(request); },
       [this](const HttpRequest* request, const HttpError& error) {
         return refuse(request, error);

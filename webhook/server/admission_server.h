@@ -39,6 +39,9 @@ struct Endpoints {
   std::function<Readiness()> readiness;
   // Told of every request refused before a decision (endpoint or path, HTTP status).
   std::function<void(const std::string&, int)> on_refused;
+  // Connections opening (+1) and closing (-1); connections dropped ("timeout", "limit").
+  std::function<void(int)> on_connections;
+  std::function<void(const char*)> on_dropped_connection;
 };
 
 // HTTPS transport for AdmissionReviews: decodes, calls a handler, encodes. Knows nothing of

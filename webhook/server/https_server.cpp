@@ -117,11 +117,11 @@ class Connection {
 
   // Does all the work the socket allows now; says what to wait for next.
   Next on_ready() {
-    if (!handshaken_) {
+    if (!handshaken.load(std::memory_order_relaxed)) {
       ERR_clear_error();
       const int result = SSL_do_handshake(ssl_.get());
       if (result != 1) return wait_or_close(result);
-      handshaken_ = true;
+      handshaken.store(true);
       deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
     }
     while (true) {
@@ -149,7 +149,7 @@ class Connection {
 
   // A clean close: close_notify unless the TLS session already failed.
   void finish() {
-    if (handshaken_ && !failed_) {
+    if (handshaken.load(std::memory_order_relaxed) && !failed_) {
       ERR_clear_error();
       SSL_shutdown(ssl_.get());
     }
@@ -159,6 +159,8 @@ class Connection {
   std::atomic<int64_t> deadline_ms{0};
   // Waiting for a request that has not started: a drain may close it.
   std::atomic<bool> idle{true};
+  std::atomic<bool> timed_out{false};  // counted once, however many sweeps see it
+  std::atomic<bool> handshaken{false};
 
  private:
   Next wait_or_close(int result) {
@@ -258,7 +260,6 @@ class Connection {
   ByteBuffer in_;
   std::string out_;
   size_t sent_ = 0;
-  bool handshaken_ = false;
   bool failed_ = false;
   bool continue_sent_ = false;
   bool close_after_write_ = false;
@@ -350,7 +351,10 @@ struct HttpsServer::Impl {
         if (errno != EAGAIN && errno != EWOULDBLOCK) listener_paused = true;
         break;
       }
-      if (connection_count.load() >= options.max_connections) continue;  // closed by ~UniqueFd
+      if (connection_count.load() >= options.max_connections) {  // closed by ~UniqueFd
+        if (options.on_dropped) options.on_dropped("limit");
+        continue;
+      }
       const int one = 1;
       ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       std::unique_ptr<SSL, SslFree> ssl(SSL_new(context.get()));
@@ -365,6 +369,7 @@ struct HttpsServer::Impl {
         connections.emplace(added, std::move(connection));
         connection_count.fetch_add(1);
       }
+      if (options.on_connections) options.on_connections(+1);
       epoll_event event{};
       event.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP;
       event.data.ptr = added;
@@ -391,6 +396,7 @@ struct HttpsServer::Impl {
       connection_count.fetch_sub(1);
     }
     owned.reset();  // frees the TLS session and closes the socket (leaving the epoll set)
+    if (options.on_connections) options.on_connections(-1);
     finish_if_drained();
   }
 
@@ -402,8 +408,16 @@ struct HttpsServer::Impl {
     const bool draining = stopping.load();
     const std::lock_guard lock(registry_mutex);
     for (const auto& [raw, connection] : connections) {
-      if (connection->deadline_ms.load() <= now || (draining && connection->idle.load())) {
+      const bool expired = connection->deadline_ms.load() <= now;
+      if (expired || (draining && connection->idle.load())) {
         ::shutdown(connection->fd(), SHUT_RDWR);
+      }
+      // An idle keep-alive connection closing is routine; a request that did not arrive (or an
+      // answer that could not be written) in time is worth counting.
+      const bool routine = connection->idle.load() && connection->handshaken.load();
+      if (expired && !routine && !connection->timed_out.exchange(true) &&
+          options.on_dropped) {
+        options.on_dropped("timeout");
       }
     }
   }

@@ -20,6 +20,11 @@ struct HttpsOptions {
   std::chrono::milliseconds write_timeout{10000};  // answering, with the client not reading
   std::chrono::milliseconds keep_alive_timeout{30000};  // idle between requests
   HttpLimits limits;
+  // Told of connections opening (+1) and closing (-1), and of those the server drops: "timeout"
+  // (a request or an answer that took longer than its timeout) or "limit" (max_connections).
+  // Called on the loop threads: must be cheap and thread-safe.
+  std::function<void(int delta)> on_connections;
+  std::function<void(const char* reason)> on_dropped;
 };
 
 // HTTP/1.1 over TLS on epoll: a few event-loop threads share every connection (EPOLLONESHOT
