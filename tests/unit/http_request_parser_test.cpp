@@ -178,3 +178,18 @@ TEST_CASE("Expect: 100-continue is announced once the head is read") {
   CHECK_FALSE(parser.awaits_body_after_continue());
   CHECK(error_of("POST / HTTP/1.1\r\nExpect: something-else\r\n\r\n") == 417);
 }
+
+TEST_CASE("the whole size is known once the head declares a length") {
+  HttpRequestParser parser{HttpLimits{}};
+  const std::string head = "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n";
+  CHECK(parser.parse(head.substr(0, 10)) == Status::kIncomplete);
+  CHECK(parser.expected_size() == 0);
+  CHECK(parser.parse(head) == Status::kIncomplete);
+  CHECK(parser.expected_size() == head.size() + 100);
+  CHECK(parser.parse(head + std::string(100, 'x')) == Status::kComplete);
+  CHECK(parser.expected_size() == 0);
+  HttpRequestParser chunked{HttpLimits{}};
+  CHECK(chunked.parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        Status::kIncomplete);
+  CHECK(chunked.expected_size() == 0);
+}

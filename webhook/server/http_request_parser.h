@@ -30,6 +30,13 @@ class HttpRequestParser {
   bool awaits_body_after_continue() const {
     return expect_continue_ && head_end_ != 0 && status_ == Status::kIncomplete;
   }
+  // Bytes the whole request takes, once its head says (Content-Length); 0 while unknown. Lets
+  // the reader allocate once for a large body instead of growing by doubling.
+  size_t expected_size() const {
+    return head_end_ != 0 && !chunked_ && status_ == Status::kIncomplete
+               ? head_end_ + content_length_
+               : 0;
+  }
   void reset();  // for the next request on the connection
 
  private:

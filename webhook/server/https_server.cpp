@@ -178,7 +178,9 @@ class Connection {
   }
 
   std::optional<Next> read() {
-    const std::span<char> space = in_.space(kReadSpace);
+    const size_t expected = parser_.expected_size();
+    const std::span<char> space =
+        in_.space(expected > in_.size() ? std::max(kReadSpace, expected - in_.size()) : kReadSpace);
     ERR_clear_error();
     const int got =
         SSL_read(ssl_.get(), space.data(), static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
