@@ -178,9 +178,12 @@ class Connection {
   }
 
   std::optional<Next> read() {
+    // A large declared body is read into few allocations, but never more than a few times what
+    // has actually arrived: a head alone must not make the server reserve megabytes.
     const size_t expected = parser_.expected_size();
-    const std::span<char> space =
-        in_.space(expected > in_.size() ? std::max(kReadSpace, expected - in_.size()) : kReadSpace);
+    const size_t wanted =
+        expected > in_.size() ? std::min(expected - in_.size(), 4 * in_.size() + kReadSpace) : 0;
+    const std::span<char> space = in_.space(std::max(kReadSpace, wanted));
     ERR_clear_error();
     const int got =
         SSL_read(ssl_.get(), space.data(), static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
