@@ -2,13 +2,14 @@
 Expect: 100-continue), what malformed HTTP gets, slow and idle clients, connection limits, and
 draining at SIGTERM."""
 import json
+import os
 import signal
 import socket
 import ssl
 import time
 import unittest
 
-from harness import WebhookServer, metrics_of, review, sample, workflow
+from harness import WebhookServer, make_certs, metrics_of, review, sample, workflow
 
 BODY = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="t-1")).encode()
 
@@ -154,6 +155,29 @@ class Framing(unittest.TestCase):
             status, _, body, _ = read_response(sock, left)
             self.assertEqual(status, 404)
             self.assertIn("/nowhere", json.loads(body)["error"])
+
+
+class TlsFailures(unittest.TestCase):
+    def test_failed_handshakes_are_counted_and_logged_with_their_reason(self):
+        """The usual installation mistake, a caBundle that does not match the serving certificate,
+        shows in the webhook's log and metrics, not only in the API server's."""
+        with WebhookServer(metrics=True) as server:
+            other_ca = os.path.join(server.dir, "other-ca")
+            make_certs(other_ca)
+            context = ssl.create_default_context(cafile=os.path.join(other_ca, "ca.crt"))
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10),
+                                    server_hostname="localhost")
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as plain:
+                plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(closed_by_server(plain, 5))
+            socket.create_connection(("127.0.0.1", server.port), timeout=10).close()  # not a failure
+            time.sleep(0.3)
+            self.assertEqual(sample(metrics_of(server), "coderun_webhook_tls_handshake_failures_total"), 2)
+            lines = [line for line in server.log_lines() if line["msg"] == "TLS handshake failed"]
+            self.assertEqual(len(lines), 1, lines)  # the second, within 10 s, is only counted
+            self.assertEqual(lines[0]["reason"], "tlsv1 alert unknown ca")
+            self.assertIn("caBundle", lines[0]["hint"])
 
 
 class SlowAndIdleClients(unittest.TestCase):

@@ -157,6 +157,39 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// TLS handshakes that fail (a wrong caBundle fails every call the API server makes) are counted
+// in the metrics and logged at most once per 10 s, with how many failures the line stands for.
+class HandshakeFailureLog {
+ public:
+  HandshakeFailureLog(const observability::JsonLog& log, observability::Metrics& metrics)
+      : log_(log), metrics_(metrics) {}
+
+  void report(const std::string& reason) {
+    metrics_.tls_handshake_failed();
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock(mutex_);
+    ++failures_;
+    if (logged_ && now - last_ < std::chrono::seconds(10)) return;
+    log_.warn("TLS handshake failed",
+              {{"reason", reason},
+               {"failures", failures_},
+               {"hint", "\"unknown ca\" or \"bad certificate\": the client does not trust the "
+                        "serving certificate (check the webhook configurations' caBundle); "
+                        "\"http request\": plain HTTP was sent to the TLS port"}});
+    failures_ = 0;
+    last_ = now;
+    logged_ = true;
+  }
+
+ private:
+  const observability::JsonLog& log_;
+  observability::Metrics& metrics_;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point last_{};
+  bool logged_ = false;
+  long failures_ = 0;
+};
+
 // The reportingInstance of Events: POD_NAME from the downward API, else the host name.
 std::string pod_name() {
   if (const char* name = std::getenv("POD_NAME"); name != nullptr && *name != '\0') return name;
@@ -253,6 +286,10 @@ int serve_command(const std::vector<std::string>& flags) {
   endpoints.on_connections = [&metrics](int delta) { metrics.connections(delta); };
   endpoints.on_dropped_connection = [&metrics](const char* reason) {
     metrics.connection_dropped(reason);
+  };
+  HandshakeFailureLog handshake_failures(log, metrics);
+  endpoints.on_handshake_failed = [&handshake_failures](const std::string& reason) {
+    handshake_failures.report(reason);
   };
   endpoints.on_refused = [&metrics](const std::string& where, int status) {
     metrics.bad_request(where == "/mutate" || where == "/validate" ? where : "other", status);

@@ -73,7 +73,14 @@ Metrics::Metrics()
               .Name("coderun_webhook_connections_dropped_total")
               .Help("Connections the server closed by reason: timeout (a request, or its answer, "
                     "took longer than its timeout), limit (over --max-connections)")
-              .Register(*registry_)) {
+              .Register(*registry_)),
+      tls_handshake_failures_(BuildCounter()
+                                  .Name("coderun_webhook_tls_handshake_failures_total")
+                                  .Help("TLS handshakes that failed with a protocol error or an "
+                                        "alert (a client not trusting the certificate: check "
+                                        "the caBundle)")
+                                  .Register(*registry_)
+                                  .Add({})) {
   for (const char* reason : {"timeout", "limit"}) dropped_connections_.Add({{"reason", reason}});
   for (const char* outcome : {"posted", "failed", "dropped"}) events_.Add({{"outcome", outcome}});
   for (const char* result : {"success", "rejected"}) {
@@ -134,6 +141,8 @@ void Metrics::connections(int delta) { connections_.Increment(delta); }
 void Metrics::connection_dropped(std::string_view reason) {
   dropped_connections_.Add({{"reason", text(reason)}}).Increment();
 }
+
+void Metrics::tls_handshake_failed() { tls_handshake_failures_.Increment(); }
 
 void Metrics::policy_reload(std::string_view result) {
   policy_reloads_.Add({{"result", text(result)}}).Increment();

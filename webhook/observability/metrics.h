@@ -32,6 +32,7 @@ class Metrics {
   void event(std::string_view outcome);         // posted, failed, dropped
   void connections(int delta);                  // +1 opened, -1 closed
   void connection_dropped(std::string_view reason);  // timeout, limit
+  void tls_handshake_failed();
   void policy_reload(std::string_view result);  // success, rejected
   void certificate_reload(std::string_view result);
   void certificate_expiry(std::chrono::system_clock::time_point not_after);
@@ -75,6 +76,7 @@ class Metrics {
   prometheus::Gauge& certificate_expiry_;
   prometheus::Gauge& connections_;
   prometheus::Family<prometheus::Counter>& dropped_connections_;
+  prometheus::Counter& tls_handshake_failures_;
   SeriesCache requests_series_, latency_series_, resolved_series_;
 };
 

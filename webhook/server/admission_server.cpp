@@ -39,6 +39,7 @@ HttpsOptions transport_options(const ServerOptions& options, const Endpoints& en
   https.limits.max_body_bytes = options.max_body_bytes;
   https.on_connections = endpoints.on_connections;
   https.on_dropped = endpoints.on_dropped_connection;
+  https.on_handshake_failed = endpoints.on_handshake_failed;
   return https;
 }
 

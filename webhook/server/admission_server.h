@@ -42,6 +42,7 @@ struct Endpoints {
   // Connections opening (+1) and closing (-1); connections dropped ("timeout", "limit").
   std::function<void(int)> on_connections;
   std::function<void(const char*)> on_dropped_connection;
+  std::function<void(const std::string&)> on_handshake_failed;  // OpenSSL's reason
 };
 
 // HTTPS transport for AdmissionReviews: decodes, calls a handler, encodes. Knows nothing of

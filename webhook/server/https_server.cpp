@@ -74,6 +74,12 @@ struct SslContextFree {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// "error:0A000418:SSL routines::tlsv1 alert unknown ca" -> "tlsv1 alert unknown ca".
+std::string openssl_reason(std::string_view text) {
+  const size_t last_colon = text.rfind(':');
+  return std::string(last_colon == std::string_view::npos ? text : text.substr(last_colon + 1));
+}
+
 // CPUs this process may use: the affinity mask, lowered to the container's CPU limit (cgroup v2
 // cpu.max, else v1 cfs quota), which a pod with `limits.cpu: 1` on a 64-core node would miss.
 size_t usable_cpus() {
@@ -120,7 +126,18 @@ class Connection {
     if (!handshaken.load(std::memory_order_relaxed)) {
       ERR_clear_error();
       const int result = SSL_do_handshake(ssl_.get());
-      if (result != 1) return wait_or_close(result);
+      if (result != 1) {
+        const unsigned long error = ERR_peek_last_error();
+        // OpenSSL 3 reports a client leaving mid-handshake (a TCP probe) as an error too.
+        if (SSL_get_error(ssl_.get(), result) == SSL_ERROR_SSL &&
+            ERR_GET_REASON(error) != SSL_R_UNEXPECTED_EOF_WHILE_READING &&
+            options_.on_handshake_failed) {
+          char reason[256];
+          ERR_error_string_n(error, reason, sizeof reason);
+          options_.on_handshake_failed(openssl_reason(reason));
+        }
+        return wait_or_close(result);
+      }
       handshaken.store(true);
       deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
     }

@@ -25,6 +25,11 @@ struct HttpsOptions {
   // Called on the loop threads: must be cheap and thread-safe.
   std::function<void(int delta)> on_connections;
   std::function<void(const char* reason)> on_dropped;
+  // A TLS handshake the client or the server broke off with a protocol error or an alert, with
+  // OpenSSL's reason ("tlsv1 alert unknown ca": the client does not trust our certificate, as
+  // with a wrong caBundle; "http request": plain HTTP sent to the TLS port). Clients that just
+  // connect and leave are not reported.
+  std::function<void(const std::string& reason)> on_handshake_failed;
 };
 
 // HTTP/1.1 over TLS on epoll: a few event-loop threads share every connection (EPOLLONESHOT
