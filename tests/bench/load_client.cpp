@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <simdjson.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -26,7 +27,6 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -270,7 +270,8 @@ int main(int argc, char** argv) {
     std::cerr << "cannot read the CA " << options.ca << "\n";
     return 2;
   }
-  SSL_CTX_set_mode(context.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(context.get(),
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_read_ahead(context.get(), 1);
 
   std::atomic<bool> stop{false};
@@ -280,7 +281,8 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   std::vector<std::thread> loops;
   for (int t = 0, first = 0; t < options.threads; ++t) {
-    const int count = options.concurrency / options.threads + (t < options.concurrency % options.threads);
+    const int count =
+        options.concurrency / options.threads + (t < options.concurrency % options.threads);
     loops.emplace_back([&, first, count] {
       Results mine = run_loop(context.get(), options, request_template, first, count, stop);
       const std::lock_guard lock(merge);
@@ -301,17 +303,13 @@ int main(int argc, char** argv) {
     if (latencies.empty()) return 0;
     return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))];
   };
-  const nlohmann::json out = {{"concurrency", options.concurrency},
-                              {"client_threads", options.threads},
-                              {"requests", latencies.size()},
-                              {"errors", all.errors},
-                              {"first_error", all.first_error},
-                              {"seconds", elapsed},
-                              {"rps", latencies.size() / elapsed},
-                              {"p50_us", percentile(0.50)},
-                              {"p99_us", percentile(0.99)},
-                              {"max_us", latencies.empty() ? 0 : latencies.back()},
-                              {"client_cpu_s", client_cpu}};
+  const nlohmann::json out = {
+      {"concurrency", options.concurrency}, {"client_threads", options.threads},
+      {"requests", latencies.size()},       {"errors", all.errors},
+      {"first_error", all.first_error},     {"seconds", elapsed},
+      {"rps", latencies.size() / elapsed},  {"p50_us", percentile(0.50)},
+      {"p99_us", percentile(0.99)},         {"max_us", latencies.empty() ? 0 : latencies.back()},
+      {"client_cpu_s", client_cpu}};
   std::cout << out.dump() << "\n";
   return all.errors == 0 ? 0 : 1;
 }

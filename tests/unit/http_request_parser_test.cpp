@@ -1,7 +1,7 @@
+#include "server/http_request_parser.h"
+
 #include <catch2/catch.hpp>
 #include <string>
-
-#include "server/http_request_parser.h"
 
 using coderun::server::HttpLimits;
 using coderun::server::HttpRequestParser;
@@ -19,7 +19,9 @@ Status parse_dribbled(HttpRequestParser& parser, const std::string& text) {
   return parser.parse(text);
 }
 
-Status parse_whole(HttpRequestParser& parser, const std::string& text) { return parser.parse(text); }
+Status parse_whole(HttpRequestParser& parser, const std::string& text) {
+  return parser.parse(text);
+}
 
 HttpLimits small_limits() {
   HttpLimits limits;
@@ -162,8 +164,8 @@ TEST_CASE("sizes are refused as soon as they are known") {
   CHECK(error_of(framed, small_limits()) == 413);
   // A head that never ends: 431 once it passes the limit.
   CHECK(error_of("GET / HTTP/1.1\r\nX-Padding: " + std::string(300, 'a'), small_limits()) == 431);
-  CHECK(error_of("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", small_limits()) ==
-        431);
+  CHECK(error_of("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+                 small_limits()) == 431);
 }
 
 TEST_CASE("Expect: 100-continue is announced once the head is read") {

@@ -173,9 +173,10 @@ class HandshakeFailureLog {
     log_.warn("TLS handshake failed",
               {{"reason", reason},
                {"failures", failures_},
-               {"hint", "\"unknown ca\" or \"bad certificate\": the client does not trust the "
-                        "serving certificate (check the webhook configurations' caBundle); "
-                        "\"http request\": plain HTTP was sent to the TLS port"}});
+               {"hint",
+                "\"unknown ca\" or \"bad certificate\": the client does not trust the "
+                "serving certificate (check the webhook configurations' caBundle); "
+                "\"http request\": plain HTTP was sent to the TLS port"}});
     failures_ = 0;
     last_ = now;
     logged_ = true;

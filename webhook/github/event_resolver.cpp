@@ -98,9 +98,16 @@ Sourced pull_ref(const Sourced& number) {
 }
 
 std::optional<Sourced> resolve_owner(const Reader& r) {
-  return first_of([&] { return r.string({"repository", "owner", "login"}); },
-                  [&] { return r.string({"repository", "owner", "name"}); },
-                  [&] { return r.string({"organization", "login"}); });
+  return first_of(
+      [&] {
+        return r.string({"repository", "owner", "login"});
+      },
+      [&] {
+        return r.string({"repository", "owner", "name"});
+      },
+      [&] {
+        return r.string({"organization", "login"});
+      });
 }
 
 std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
@@ -109,12 +116,23 @@ std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
     context.notes.push_back("sha: .after is all zeros (the ref was deleted); ignored");
     after.reset();
   }
-  return first_of([&] { return r.string({"pull_request", "head", "sha"}); },
-                  [&] { return after; },
-                  [&] { return r.string({"workflow_run", "head_sha"}); },
-                  [&] { return r.string({"check_run", "head_sha"}); },
-                  [&] { return r.string({"check_suite", "head_sha"}); },
-                  [&] { return r.string({"merge_group", "head_sha"}); });
+  return first_of(
+      [&] {
+        return r.string({"pull_request", "head", "sha"});
+      },
+      [&] { return after; },
+      [&] {
+        return r.string({"workflow_run", "head_sha"});
+      },
+      [&] {
+        return r.string({"check_run", "head_sha"});
+      },
+      [&] {
+        return r.string({"check_suite", "head_sha"});
+      },
+      [&] {
+        return r.string({"merge_group", "head_sha"});
+      });
 }
 
 std::optional<Sourced> resolve_pr_number(const Reader& r) {
@@ -136,9 +154,13 @@ std::optional<Sourced> resolve_pull_request_ref(const Reader& r, EventContext& c
   const auto number = r.number({"pull_request", "number"});
   const auto head_ref = r.string({"pull_request", "head", "ref"});
   const auto head_repo = r.string({"pull_request", "head", "repo", "full_name"});
-  const auto base_repo =
-      first_of([&] { return r.string({"pull_request", "base", "repo", "full_name"}); },
-               [&] { return r.string({"repository", "full_name"}); });
+  const auto base_repo = first_of(
+      [&] {
+        return r.string({"pull_request", "base", "repo", "full_name"});
+      },
+      [&] {
+        return r.string({"repository", "full_name"});
+      });
   const bool from_fork =
       number && base_repo && (!head_repo || head_repo->value != base_repo->value);
   if (!from_fork) return head_ref;
@@ -160,8 +182,8 @@ std::optional<Sourced> resolve_ref(const Reader& r, EventContext& context) {
   }
   if (auto ref = r.string({"ref"})) {
     const json* deleted_flag = find(r.root(), {"deleted"});
-    const bool deleted = context.event_type == "delete" ||
-                         (deleted_flag != nullptr && *deleted_flag == true);
+    const bool deleted =
+        context.event_type == "delete" || (deleted_flag != nullptr && *deleted_flag == true);
     if (deleted) {
       context.notes.push_back("ref: " + ref->value + " was deleted by this event; ignored");
     } else {

@@ -13,14 +13,14 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <climits>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
-#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -31,9 +31,9 @@
 namespace coderun::server {
 namespace {
 
-constexpr size_t kReadSpace = 32 * 1024;          // two full TLS records per SSL_read batch
+constexpr size_t kReadSpace = 32 * 1024;            // two full TLS records per SSL_read batch
 constexpr size_t kKeptBufferCapacity = 256 * 1024;  // larger buffers are freed between requests
-constexpr int kSweepEveryMs = 200;                // timeouts are enforced to this precision
+constexpr int kSweepEveryMs = 200;                  // timeouts are enforced to this precision
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t now_ms() {
@@ -202,8 +202,8 @@ class Connection {
         expected > in_.size() ? std::min(expected - in_.size(), 4 * in_.size() + kReadSpace) : 0;
     const std::span<char> space = in_.space(std::max(kReadSpace, wanted));
     ERR_clear_error();
-    const int got =
-        SSL_read(ssl_.get(), space.data(), static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
+    const int got = SSL_read(ssl_.get(), space.data(),
+                             static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
     if (got <= 0) {
       const Next next = wait_or_close(got);
       // Draining: a connection with no request started is closed rather than kept waiting.
@@ -243,7 +243,8 @@ class Connection {
     try {
       response = on_error_(request, error);
     } catch (const std::exception&) {
-      response = HttpResponse{error.status, "text/plain", std::string(reason_phrase(error.status)) + "\n", ""};
+      response = HttpResponse{error.status, "text/plain",
+                              std::string(reason_phrase(error.status)) + "\n", ""};
     }
     append_response(out_, response, false);
     close_after_write_ = true;
@@ -320,8 +321,8 @@ struct HttpsServer::Impl {
   void run_loop() {
     std::array<epoll_event, 64> events{};
     while (!finished.load()) {
-      const int ready = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()),
-                                     kSweepEveryMs);
+      const int ready =
+          ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), kSweepEveryMs);
       for (int i = 0; i < ready; ++i) {
         void* tag = events[static_cast<size_t>(i)].data.ptr;
         if (tag == &listener) {
@@ -437,8 +438,7 @@ struct HttpsServer::Impl {
       // An idle keep-alive connection closing is routine; a request that did not arrive (or an
       // answer that could not be written) in time is worth counting.
       const bool routine = connection->idle.load() && connection->handshaken.load();
-      if (expired && !routine && !connection->timed_out.exchange(true) &&
-          options.on_dropped) {
+      if (expired && !routine && !connection->timed_out.exchange(true) && options.on_dropped) {
         options.on_dropped("timeout");
       }
     }
@@ -505,9 +505,9 @@ int HttpsServer::bind() {
     sockaddr_storage bound{};
     socklen_t length = sizeof bound;
     ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-    const int port = ntohs(bound.ss_family == AF_INET6
-                               ? reinterpret_cast<const sockaddr_in6&>(bound).sin6_port
-                               : reinterpret_cast<const sockaddr_in&>(bound).sin_port);
+    const int port =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(bound).sin6_port
+                                          : reinterpret_cast<const sockaddr_in&>(bound).sin_port);
     s.listener = std::move(fd);
     s.arm_listener(EPOLL_CTL_ADD);
     return port;

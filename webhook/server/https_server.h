@@ -11,13 +11,13 @@ namespace coderun::server {
 
 struct HttpsOptions {
   std::string address = "0.0.0.0";
-  int port = 8443;      // 0: any free port (bind() returns it)
-  size_t threads = 0;   // event-loop threads; 0: one per CPU, at least 2
+  int port = 8443;                // 0: any free port (bind() returns it)
+  size_t threads = 0;             // event-loop threads; 0: one per CPU, at least 2
   size_t max_connections = 4096;  // past it, new connections are closed at once
   // The whole request (TLS handshake, head and body) must arrive within it, however it is
   // dribbled: a slow client cannot hold a connection by sending a byte now and then.
   std::chrono::milliseconds read_timeout{10000};
-  std::chrono::milliseconds write_timeout{10000};  // answering, with the client not reading
+  std::chrono::milliseconds write_timeout{10000};       // answering, with the client not reading
   std::chrono::milliseconds keep_alive_timeout{30000};  // idle between requests
   HttpLimits limits;
   // Told of connections opening (+1) and closing (-1), and of those the server drops: "timeout"
@@ -49,12 +49,12 @@ class HttpsServer {
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;
 
-  int bind();    // binds and listens; returns the port; throws std::runtime_error on failure
+  int bind();  // binds and listens; returns the port; throws std::runtime_error on failure
   // Runs the event loops until stop(), then returns once every request in flight is answered
   // and written (idle keep-alive connections are closed; a request still arriving gets until its
   // read timeout).
   void serve();
-  void stop();  // safe from any thread, before or during serve()
+  void stop();             // safe from any thread, before or during serve()
   size_t threads() const;  // event-loop threads serve() runs
 
  private:
