@@ -80,13 +80,13 @@ class Reader {
   std::vector<std::string>& notes_;
 };
 
-// The first candidate that yields a value. Candidates are read lazily, so a later one with the
-// wrong type is not noted when an earlier one already answered.
-template <typename... Candidates>
-std::optional<Sourced> first_of(const Candidates&... candidates) {
-  std::optional<Sourced> chosen;
-  ((chosen ? void() : void(chosen = candidates())), ...);
-  return chosen;
+// The first of these paths that holds a string. Later paths are read only when the earlier ones
+// gave nothing, so a wrong-typed fallback is not noted when an earlier source answered.
+std::optional<Sourced> first_string(const Reader& r, std::initializer_list<Path> paths) {
+  for (const Path path : paths) {
+    if (auto value = r.string(path)) return value;
+  }
+  return std::nullopt;
 }
 
 bool is_zero_sha(const std::string& sha) {
@@ -98,16 +98,9 @@ Sourced pull_ref(const Sourced& number) {
 }
 
 std::optional<Sourced> resolve_owner(const Reader& r) {
-  return first_of(
-      [&] {
-        return r.string({"repository", "owner", "login"});
-      },
-      [&] {
-        return r.string({"repository", "owner", "name"});
-      },
-      [&] {
-        return r.string({"organization", "login"});
-      });
+  return first_string(r, {{"repository", "owner", "login"},
+                          {"repository", "owner", "name"},
+                          {"organization", "login"}});
 }
 
 std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
@@ -116,23 +109,12 @@ std::optional<Sourced> resolve_sha(const Reader& r, EventContext& context) {
     context.notes.push_back("sha: .after is all zeros (the ref was deleted); ignored");
     after.reset();
   }
-  return first_of(
-      [&] {
-        return r.string({"pull_request", "head", "sha"});
-      },
-      [&] { return after; },
-      [&] {
-        return r.string({"workflow_run", "head_sha"});
-      },
-      [&] {
-        return r.string({"check_run", "head_sha"});
-      },
-      [&] {
-        return r.string({"check_suite", "head_sha"});
-      },
-      [&] {
-        return r.string({"merge_group", "head_sha"});
-      });
+  if (auto sha = r.string({"pull_request", "head", "sha"})) return sha;
+  if (after) return after;
+  return first_string(r, {{"workflow_run", "head_sha"},
+                          {"check_run", "head_sha"},
+                          {"check_suite", "head_sha"},
+                          {"merge_group", "head_sha"}});
 }
 
 std::optional<Sourced> resolve_pr_number(const Reader& r) {
@@ -143,9 +125,10 @@ std::optional<Sourced> resolve_pr_number(const Reader& r) {
       return number;
     }
   }
-  return first_of([&] { return r.first_pull_request_number("workflow_run"); },
-                  [&] { return r.first_pull_request_number("check_run"); },
-                  [&] { return r.first_pull_request_number("check_suite"); });
+  for (const char* object : {"workflow_run", "check_run", "check_suite"}) {
+    if (auto number = r.first_pull_request_number(object)) return number;
+  }
+  return std::nullopt;
 }
 
 // The head of a pull request from another repository is not a branch of the base repository;
@@ -154,13 +137,8 @@ std::optional<Sourced> resolve_pull_request_ref(const Reader& r, EventContext& c
   const auto number = r.number({"pull_request", "number"});
   const auto head_ref = r.string({"pull_request", "head", "ref"});
   const auto head_repo = r.string({"pull_request", "head", "repo", "full_name"});
-  const auto base_repo = first_of(
-      [&] {
-        return r.string({"pull_request", "base", "repo", "full_name"});
-      },
-      [&] {
-        return r.string({"repository", "full_name"});
-      });
+  const auto base_repo =
+      first_string(r, {{"pull_request", "base", "repo", "full_name"}, {"repository", "full_name"}});
   const bool from_fork =
       number && base_repo && (!head_repo || head_repo->value != base_repo->value);
   if (!from_fork) return head_ref;
