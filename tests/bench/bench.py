@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import BIN, PROMPTS_DIR, SOURCE_DIR, event_text, make_certs, review, rss_kib, workflow  # noqa: E402
+from harness import BIN, PROMPTS_DIR, SOURCE_DIR, die_with_parent, event_text, make_certs, review, rss_kib, workflow  # noqa: E402
 
 LOADGEN = os.environ.get("CODERUN_LOADGEN", os.path.join(os.path.dirname(BIN), "tests", "coderun-loadgen"))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -88,7 +88,8 @@ def run(seconds, which="coderun-webhook"):
     port_file = os.path.join(tmp.name, "port")
     log = open(os.path.join(tmp.name, "server.log"), "wb")
     started = time.monotonic()
-    server = subprocess.Popen(server_command(which, certs, port_file, go_binary), stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(server_command(which, certs, port_file, go_binary), stdout=log, stderr=subprocess.STDOUT,
+                              preexec_fn=die_with_parent)
     try:
         port = None
         while time.monotonic() - started < 10:

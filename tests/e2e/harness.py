@@ -80,6 +80,13 @@ def decode_patch(response):
     return json.loads(base64.b64decode(response["patch"]))
 
 
+def die_with_parent():
+    """preexec_fn: the server gets SIGKILL if the test process dies first (a ctest timeout kills
+    the test with SIGKILL, which would otherwise leave the server running and the CPU busy)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class WebhookServer:
     """Context manager: the webhook with generated certificates; stopped with SIGTERM."""
 
@@ -109,7 +116,7 @@ class WebhookServer:
             [BIN, "serve", "--addr", "127.0.0.1", "--port", "0", "--port-file", port_file,
              "--cert", os.path.join(self.certs, "tls.crt"), "--key", os.path.join(self.certs, "tls.key"),
              "--policy", self.policy] + ([] if "--prompts-dir" in self.extra_args else ["--prompts-dir", PROMPTS_DIR]) + self.extra_args,
-            stdout=self.log_file, stderr=subprocess.STDOUT)
+            stdout=self.log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -141,6 +141,7 @@ class Connection {
       handshaken.store(true);
       deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
     }
+    bool answered = false;
     while (true) {
       if (!out_.empty()) {
         if (const auto next = flush(); next) return *next;
@@ -148,6 +149,7 @@ class Connection {
       switch (parser_.parse(in_.view())) {
         case HttpRequestParser::Status::kComplete:
           answer();
+          answered = true;
           continue;
         case HttpRequestParser::Status::kError:
           refuse(&parser_.request(), parser_.error());  // the path, when it got that far
@@ -159,6 +161,12 @@ class Connection {
             continue;
           }
           break;
+      }
+      // Just after an answer, with nothing buffered here or in OpenSSL, waiting costs less than
+      // a read(2) that would most likely say EAGAIN: re-arming the level-triggered one-shot event
+      // fires at once if the socket already holds the next request.
+      if (answered && in_.empty() && SSL_has_pending(ssl_.get()) == 0) {
+        return stopping_.load() ? Next::kClose : Next::kRead;
       }
       if (const auto next = read(); next) return *next;
     }
