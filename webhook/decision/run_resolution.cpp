@@ -7,6 +7,7 @@
 #include "github/event_parser.h"
 #include "github/event_resolver.h"
 #include "github/safe_values.h"
+#include "util/ascii.h"
 
 namespace coderun::decision {
 namespace {
@@ -95,12 +96,7 @@ std::optional<std::string> user_repository(const RunInputs& inputs,
 }
 
 // GitHub names are case-insensitive.
-bool same_repository(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+bool same_repository(std::string_view a, std::string_view b) { return util::iequals(a, b); }
 
 // owner and repo from repoFullName when nothing else gave them (an event without
 // .repository.owner, say): the values a run ends up with are consistent, and a second pass over

@@ -4,17 +4,13 @@
 #include <cctype>
 
 #include "github/event_resolver.h"
+#include "util/ascii.h"
 #include "util/json_text.h"
 
 namespace coderun::github {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 bool is_blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(),

@@ -1,20 +1,16 @@
 #include "server/admission_server.h"
 
-#include <algorithm>
-#include <cctype>
 #include <stdexcept>
 
 #include "server/https_server.h"
+#include "util/ascii.h"
 #include "util/json_text.h"
 
 namespace coderun::server {
 namespace {
 
-bool is_json_content_type(const std::string& value) {
-  std::string lower(value);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower.rfind("application/json", 0) == 0;
+bool is_json_content_type(std::string_view value) {
+  return util::istarts_with(value, "application/json");
 }
 
 HttpResponse error_response(int status, const std::string& message, std::string allow = "") {
@@ -51,7 +47,7 @@ AdmissionServer::AdmissionServer(ServerOptions options, CertificateStore& certif
   https_ = std::make_unique<HttpsServer>(
       transport_options(options, endpoints_), certificates,
       [this](const HttpRequest& request) { return route(request); },
-      [this](const HttpRequest* request, const HttpError& error) {
+      [this](const HttpRequest& request, const HttpError& error) {
         return refuse(request, error);
       });
 }
@@ -117,8 +113,8 @@ HttpResponse AdmissionServer::admit(const AdmissionHandler& handler, const char*
 }
 
 // Requests the transport cannot hand over: malformed HTTP, too large, or a route that threw.
-HttpResponse AdmissionServer::refuse(const HttpRequest* request, const HttpError& error) const {
-  const std::string where = request && !request->path.empty() ? request->path : "other";
+HttpResponse AdmissionServer::refuse(const HttpRequest& request, const HttpError& error) const {
+  const std::string where = request.path.empty() ? "other" : request.path;
   if (error.status == 500) {  // a route threw: a defect, logged, its text not shown
     log_.error("request failed", {{"path", where}, {"error", error.message}});
     return error_response(error.status, "internal error");

@@ -64,7 +64,7 @@ class AdmissionServer {
   HttpResponse route(const HttpRequest& request) const;
   HttpResponse admit(const AdmissionHandler& handler, const char* endpoint,
                      const HttpRequest& request) const;
-  HttpResponse refuse(const HttpRequest* request, const HttpError& error) const;
+  HttpResponse refuse(const HttpRequest& request, const HttpError& error) const;
   void refused(const std::string& where, int status, const std::string& reason) const;
 
   Endpoints endpoints_;

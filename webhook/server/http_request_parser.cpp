@@ -3,19 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/ascii.h"
+
 namespace coderun::server {
 namespace {
+
+using util::iequals;
 
 constexpr size_t kMaxChunkLine = 1024;
 // Chunk framing costs bytes: past this many raw bytes per byte of limit, the client is refused.
 constexpr size_t kChunkOverheadFactor = 2;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -152,7 +152,7 @@ class Connection {
           answered = true;
           continue;
         case HttpRequestParser::Status::kError:
-          refuse(&parser_.request(), parser_.error());  // the path, when it got that far
+          refuse(parser_.request(), parser_.error());  // the path, when it got that far
           continue;
         case HttpRequestParser::Status::kIncomplete:
           if (parser_.awaits_body_after_continue() && !continue_sent_) {
@@ -233,9 +233,9 @@ class Connection {
     try {
       response = handler_(request);
     } catch (const std::exception& e) {
-      return refuse(&request, HttpError{500, e.what()});
+      return refuse(request, HttpError{500, e.what()});
     } catch (...) {
-      return refuse(&request, HttpError{500, "unknown exception"});
+      return refuse(request, HttpError{500, "unknown exception"});
     }
     const bool keep_alive = request.keep_alive && !stopping_.load();
     append_response(out_, response, keep_alive);
@@ -245,7 +245,7 @@ class Connection {
     continue_sent_ = false;
   }
 
-  void refuse(const HttpRequest* request, const HttpError& error) {
+  void refuse(const HttpRequest& request, const HttpError& error) {
     deadline_ms.store(now_ms() + options_.write_timeout.count());
     HttpResponse response;
     try {
@@ -302,6 +302,8 @@ struct HttpsServer::Impl {
   Impl(HttpsOptions options_in, CertificateStore& certificates, Handler handler_in,
        ErrorResponder on_error_in)
       : options(std::move(options_in)),
+        // At least two, so that one long request (a 3 MiB review) never stops all serving.
+        threads(options.threads > 0 ? options.threads : std::max<size_t>(2, usable_cpus())),
         handler(std::move(handler_in)),
         on_error(std::move(on_error_in)),
         context(SSL_CTX_new(TLS_server_method())),
@@ -469,6 +471,7 @@ struct HttpsServer::Impl {
   }
 
   HttpsOptions options;
+  size_t threads;  // event loops serve() runs
   Handler handler;
   ErrorResponder on_error;
   std::unique_ptr<SSL_CTX, SslContextFree> context;
@@ -523,16 +526,12 @@ int HttpsServer::bind() {
   throw std::runtime_error("cannot listen on " + where + ": " + failure);
 }
 
-size_t HttpsServer::threads() const {
-  // At least two, so that one long request (a 3 MiB review) never stops all serving.
-  return impl_->options.threads > 0 ? impl_->options.threads : std::max<size_t>(2, usable_cpus());
-}
+size_t HttpsServer::threads() const { return impl_->threads; }
 
 void HttpsServer::serve() {
   Impl& s = *impl_;
-  const size_t threads = this->threads();
   std::vector<std::jthread> loops;
-  for (size_t i = 1; i < threads; ++i) loops.emplace_back([&s] { s.run_loop(); });
+  for (size_t i = 1; i < s.threads; ++i) loops.emplace_back([&s] { s.run_loop(); });
   s.run_loop();
 }
 

@@ -40,8 +40,9 @@ class HttpsServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   // The answer to a request that cannot be served (malformed, too large, or a handler that threw
-  // with status 500); the connection is closed after it.
-  using ErrorResponder = std::function<HttpResponse(const HttpRequest*, const HttpError&)>;
+  // with status 500), given the request as far as it was read (its path may be empty); the
+  // connection is closed after it.
+  using ErrorResponder = std::function<HttpResponse(const HttpRequest&, const HttpError&)>;
 
   HttpsServer(HttpsOptions options, CertificateStore& certificates, Handler handler,
               ErrorResponder on_error);
