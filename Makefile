@@ -57,7 +57,7 @@ sanitize: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer (clang, ASan + UBSan) over AdmissionReview decoding, the decision and the event
-# resolver, seeded from the shared fixtures, for FUZZ_SECONDS; then over the HTTP request parser
+# resolver, seeded from tests/fixtures, for FUZZ_SECONDS; then over the HTTP request parser
 # for a quarter of that. A crash is saved in $(BUILD)-fuzz/findings: copy it into
 # tests/fuzz/regressions/ (or http-seeds/) to keep it fixed.
 FUZZ_SECONDS ?= 120
@@ -65,7 +65,7 @@ fuzz: deps
 	CXX=clang++ cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODERUN_FUZZ=ON -DBUILD_TESTING=OFF \
 	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_admission fuzz_http
-	/usr/bin/python3 tests/fuzz/make_corpus.py ../shared/fixtures $(BUILD)-fuzz/seeds
+	/usr/bin/python3 tests/fuzz/make_corpus.py tests/fixtures $(BUILD)-fuzz/seeds
 	mkdir -p $(BUILD)-fuzz/corpus $(BUILD)-fuzz/findings
 	$(BUILD)-fuzz/fuzz_admission -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 -rss_limit_mb=2048 \
 	  -artifact_prefix=$(BUILD)-fuzz/findings/ -print_final_stats=1 \
@@ -78,7 +78,7 @@ fuzz: deps
 SOAK_SECONDS ?= 60
 SOAK_CLIENTS ?= 8
 soak: build
-	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures \
+	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_FIXTURES_DIR=$(CURDIR)/tests/fixtures \
 	  /usr/bin/python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS)
 
 # The benchmark: BENCH_SECONDS at concurrency 1 and 16, one line of figures, targets checked.
@@ -87,7 +87,7 @@ BENCH_SECONDS ?= 10
 bench: build
 	@command -v go >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_LOADGEN=$(BUILD)/tests/coderun-loadgen CODERUN_SOURCE_DIR=$(CURDIR) \
-	  CODERUN_FIXTURES_DIR=$(CURDIR)/../shared/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS) \
+	  CODERUN_FIXTURES_DIR=$(CURDIR)/tests/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS) \
 	  --compare-go
 
 # What CI runs: the tests, a bounded fuzz run, the sanitized tests (last, so ctest's summary

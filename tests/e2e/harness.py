@@ -12,7 +12,7 @@ import uuid
 
 BIN = os.environ.get("CODERUN_BIN", "../../build/coderun-webhook")
 SOURCE_DIR = os.environ.get("CODERUN_SOURCE_DIR", "../..")
-FIXTURES_DIR = os.environ.get("CODERUN_FIXTURES_DIR", "../../../shared/fixtures")
+FIXTURES_DIR = os.environ.get("CODERUN_FIXTURES_DIR", os.path.join(SOURCE_DIR, "tests", "fixtures"))
 EVENTS_DIR = os.path.join(FIXTURES_DIR, "github-events")
 PROMPTS_DIR = os.path.join(SOURCE_DIR, "policy", "prompts")
 

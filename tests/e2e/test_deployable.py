@@ -1,4 +1,4 @@
-"""Deployable: rendered manifests against the Kubernetes JSON schemas (../shared/fixtures/
+"""Deployable: rendered manifests against the Kubernetes JSON schemas (tests/fixtures/
 k8s-json-schema) and the WorkflowTemplates against the Argo CRD; certificates from certs/ checked
 with openssl; a certificate rotation while a client keeps sending requests."""
 import base64

@@ -1,5 +1,5 @@
 """What the webhook writes is valid for the API server: mutated Workflows against the Argo
-Workflow CRD (../shared/fixtures/argo/crds/full), mutated CodeRuns and DocsRuns against the CRDs
+Workflow CRD (tests/fixtures/argo/crds/full), mutated CodeRuns and DocsRuns against the CRDs
 in manifests/base/crds, checked with python3-jsonschema."""
 import json
 import os

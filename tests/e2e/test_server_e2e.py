@@ -10,7 +10,7 @@ import unittest
 
 import jsonpatch
 
-from harness import PROMPTS_DIR, WebhookServer, decode_patch, event_text, workflow
+from harness import EVENTS_DIR, PROMPTS_DIR, WebhookServer, decode_patch, event_text, workflow
 
 
 def arguments(obj):
@@ -66,7 +66,7 @@ class AdmissionOverTls(unittest.TestCase):
         self.assertNotIn("patch", validated)
 
     def test_every_fixture_is_admitted_and_its_patch_applies(self):
-        for name in sorted(os.listdir(os.path.join(os.environ.get("CODERUN_FIXTURES_DIR", "../../../shared/fixtures"), "github-events"))):
+        for name in sorted(os.listdir(EVENTS_DIR)):
             with self.subTest(name):
                 wf = workflow([("github-app", "rex"), ("event", event_text(name[:-5]))])
                 response = self.mutate(wf)

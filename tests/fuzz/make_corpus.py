@@ -1,4 +1,4 @@
-"""Seed corpus for the fuzzer, made from the shared fixtures (not copied into the repository):
+"""Seed corpus for the fuzzer, made from the test data in tests/fixtures (argument 1):
 every GitHub event as it is, wrapped in an Argo Events envelope, and inside an AdmissionReview."""
 import json
 import os

@@ -21,7 +21,7 @@ struct Expected {
   const char* issue;
 };
 
-// One row per file in ../shared/fixtures/github-events, checked by hand against the payloads.
+// One row per file in tests/fixtures/github-events, checked by hand against the payloads.
 // Refs: refs/heads/ and refs/tags/ are removed; PRs from forks and comments on PRs use
 // refs/pull/N/head; deleted refs and events without a ref use .repository.default_branch.
 const Expected kExpected[] = {
