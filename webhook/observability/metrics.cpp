@@ -15,7 +15,9 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5};
+// (2.5 and 5: the webhooks' timeoutSeconds is 5, so a p99 near it must be visible, and the
+// latency alert's budget of 1 s must lie below the last finite bucket to be able to fire.)
 
 std::string text(std::string_view value) { return std::string(value); }
 
@@ -54,6 +56,13 @@ Metrics::Metrics()
                           .Name("coderun_webhook_policy_reloads_total")
                           .Help("Policy file reloads by result (success, rejected)")
                           .Register(*registry_)),
+      policy_last_reload_successful_(
+          BuildGauge()
+              .Name("coderun_webhook_policy_last_reload_successful")
+              .Help("1 if the policy file in force is the one on disk, 0 while the last reload "
+                    "was rejected and the last good policy stays in force")
+              .Register(*registry_)
+              .Add({})),
       certificate_reloads_(BuildCounter()
                                .Name("coderun_webhook_certificate_reloads_total")
                                .Help("Serving certificate reloads by result (success, rejected)")
@@ -87,6 +96,7 @@ Metrics::Metrics()
     policy_reloads_.Add({{"result", result}});
     certificate_reloads_.Add({{"result", result}});
   }
+  policy_last_reload_successful_.Set(1);  // serve starts only with a valid policy
 }
 
 Metrics::~Metrics() = default;
@@ -146,6 +156,7 @@ void Metrics::tls_handshake_failed() { tls_handshake_failures_.Increment(); }
 
 void Metrics::policy_reload(std::string_view result) {
   policy_reloads_.Add({{"result", text(result)}}).Increment();
+  policy_last_reload_successful_.Set(result == "success" ? 1 : 0);
 }
 
 void Metrics::certificate_reload(std::string_view result) {

@@ -33,7 +33,8 @@ class Metrics {
   void connections(int delta);                       // +1 opened, -1 closed
   void connection_dropped(std::string_view reason);  // timeout, limit
   void tls_handshake_failed();
-  void policy_reload(std::string_view result);  // success, rejected
+  // success, rejected; also sets coderun_webhook_policy_last_reload_successful (1 or 0).
+  void policy_reload(std::string_view result);
   void certificate_reload(std::string_view result);
   void certificate_expiry(std::chrono::system_clock::time_point not_after);
 
@@ -72,6 +73,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& resolved_;
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Gauge& policy_last_reload_successful_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
   prometheus::Gauge& certificate_expiry_;
   prometheus::Gauge& connections_;
