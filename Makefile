@@ -10,6 +10,7 @@ APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
 .PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak bench ci
+.PHONY: promtool monitoring-check
 
 all: build
 
@@ -90,9 +91,24 @@ bench: build
 	  CODERUN_FIXTURES_DIR=$(CURDIR)/tests/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS) \
 	  --compare-go
 
+# promtool alone, from Debian's prometheus package (the package itself brings a daemon and
+# JavaScript libraries), for the monitoring suite: `make monitoring-check` runs it with promtool;
+# in `make test` its promtool cases skip.
+PROMTOOL := $(BUILD)/_deps/prometheus/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	mkdir -p $(BUILD)/_deps/prometheus && tmp=$$(mktemp -d) && \
+	  (cd $$tmp && (apt-get download prometheus >/dev/null 2>&1 || (apt-get update -qq && apt-get download prometheus))) && \
+	  dpkg-deb --fsys-tarfile $$tmp/prometheus_*.deb | tar -x -C $(BUILD)/_deps/prometheus ./usr/bin/promtool && rm -rf $$tmp
+	$@ --version | head -1
+
+monitoring-check: build promtool
+	cd $(BUILD) && ctest --output-on-failure -R e2e_monitoring
+
 # What CI runs: the tests, a bounded fuzz run, the sanitized tests (last, so ctest's summary
 # closes the log).
 ci: test
+	$(MAKE) monitoring-check
 	$(MAKE) fuzz FUZZ_SECONDS=60
 	$(MAKE) sanitize
 
