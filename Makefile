@@ -9,7 +9,7 @@ APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann
   python3-jsonschema python3-yaml python3-prometheus-client clang libclang-rt-14-dev
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
-.PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak bench ci
+.PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak memtest bench ci
 .PHONY: promtool monitoring-check
 
 all: build
@@ -81,6 +81,13 @@ SOAK_CLIENTS ?= 8
 soak: build
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_FIXTURES_DIR=$(CURDIR)/tests/fixtures \
 	  /usr/bin/python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS)
+
+# Bounded memory and time at the server's limits (issue 11), the full form: the real defaults
+# (--max-connections connections holding unfinished 3 MiB bodies, ...), peak RSS under 128 MiB,
+# no crash, every answer within 10 s. A few minutes; `make test` runs the short form (label memory).
+memtest: build
+	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) \
+	  /usr/bin/python3 tests/memory/memory_limits.py --full
 
 # The benchmark: BENCH_SECONDS at concurrency 1 and 16, one line of figures, targets checked.
 BENCH_SECONDS ?= 10

@@ -22,7 +22,8 @@ Scenarios, each its own test:
      finish the TLS handshake and say nothing: all cut off by the server at --read-timeout, a
      normal admission answered meanwhile.
 The short form (ctest, label memory) reduces counts and concurrency, never the payloads; --full
-(`make memtest`) uses the server's real defaults (4096 connections) and more concurrency.
+(`make memtest`) uses the server's real defaults (all of --max-connections, as its usage says)
+and more concurrency.
     /usr/bin/python3 tests/memory/memory_limits.py [--full] [--no-rss-check] [unittest args]
 Only 127.0.0.1 is contacted: the server gets no Kubernetes configuration (no Events are posted)
 and no metrics port."""
@@ -327,7 +328,14 @@ class Scenario:
 
     def __enter__(self):
         self.server = WebhookServer(extra_args=self.extra_args)
-        self.server.__enter__()
+        try:
+            self.server.__enter__()
+        except BaseException:
+            if self.server.process is not None and self.server.process.poll() is None:
+                self.server.process.kill()
+                self.server.process.wait()
+            self.server.__exit__(None, None, None)
+            raise
         self.sampler = RssSampler(self.server.process)
         self.sampler.start()
         return self
@@ -674,8 +682,8 @@ class MemoryLimits(unittest.TestCase):
                     abort_all(held)
                     await asyncio.sleep(0.1)
                 if len(held) < held_count * 0.9 and scenario.alive() and not open_failures.get("server gone"):
-                    scenario.fail("only %d of %d connections could be opened (%s)"
-                                  % (len(held), held_count, dict(open_failures)))
+                    scenario.fail("only %d of %d connections could be opened (%s): is the server's limit lower "
+                                  "than --max-connections %d?" % (len(held), held_count, dict(open_failures), CONNECTIONS))
 
             asyncio.run(main())
         self.check(scenario)
@@ -859,8 +867,10 @@ class MemoryLimits(unittest.TestCase):
                         if len(early) > 0.1 * len(everyone):
                             scenario.note("%d connections closed within 1 s of opening" % len(early))
                         if len(everyone) < (DRIBBLERS + silent_count) * 0.9 and scenario.alive():
-                            scenario.fail("only %d of %d connections could be opened (%s)"
-                                          % (len(everyone), DRIBBLERS + silent_count, dict(failures_d + failures_s)))
+                            scenario.fail("only %d of %d connections could be opened (%s): is the server's limit "
+                                          "lower than --max-connections %d?"
+                                          % (len(everyone), DRIBBLERS + silent_count, dict(failures_d + failures_s),
+                                             CONNECTIONS))
                     finally:
                         abort_all(silent)
                 finally:
