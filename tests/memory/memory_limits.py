@@ -604,6 +604,10 @@ class MemoryLimits(unittest.TestCase):
               % ("full" if FULL else "short", RSS_LIMIT_KIB // 1024, ANSWER_TIMEOUT, DEFAULTS, CONNECTIONS,
                  DOM_CONCURRENCY, DOM_ROUNDS, DRIBBLERS), flush=True)
 
+    def setUp(self):
+        sys.stderr.write("\n")  # each scenario's summary on its own line, after unittest's "... "
+        sys.stderr.flush()
+
     def check(self, scenario):
         if scenario.failures:
             self.fail("%s:\n  %s" % (scenario.name, "\n  ".join(scenario.failures)))
