@@ -5,12 +5,12 @@ JOBS ?= $(shell nproc)
 PORT ?= 8443
 CERTS ?= $(BUILD)/dev-certs
 APT_PACKAGES := g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
-  libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev libsimdjson-dev catch2 openssl curl jq python3 python3-jsonpatch \
+  libspdlog-dev libyaml-cpp-dev libyaml-dev prometheus-cpp-dev libsimdjson-dev catch2 openssl curl jq python3 python3-jsonpatch \
   python3-jsonschema python3-yaml python3-prometheus-client clang libclang-rt-14-dev
 VALIJSON_DIR := $(BUILD)/_deps/valijson
 
 .PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak memtest bench ci
-.PHONY: promtool monitoring-check
+.PHONY: image image-deps image-test promtool monitoring-check
 
 all: build
 
@@ -97,6 +97,27 @@ bench: build
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_LOADGEN=$(BUILD)/tests/coderun-loadgen CODERUN_SOURCE_DIR=$(CURDIR) \
 	  CODERUN_FIXTURES_DIR=$(CURDIR)/tests/fixtures /usr/bin/python3 tests/bench/bench.py --seconds $(BENCH_SECONDS) \
 	  --compare-go
+
+# The container image, built and run with podman from Debian's packages (no registry, no Docker):
+# container/base.sh makes the Dockerfile's base (debian:bookworm-slim) with mmdebstrap once and
+# keeps it; podman's layer cache makes a second `make image` quick. `make image-test` runs the image
+# as manifests/base/deployment.yaml does (container/image_test.py). Not part of `make test`.
+IMAGE ?= localhost/coderun-webhook:0.1.0
+IMAGE_APT_PACKAGES := podman buildah mmdebstrap uidmap runc curl openssl python3 python3-yaml python3-jsonpatch
+PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/container/containers.conf
+image-deps:
+	@missing=$$(for p in $(IMAGE_APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+image: image-deps
+	$(PODMAN_ENV) container/base.sh
+	$(PODMAN_ENV) podman build --pull=never --network host -t $(IMAGE) -t ghcr.io/myorg/coderun-webhook:0.1.0 .
+
+image-test: image
+	$(PODMAN_ENV) /usr/bin/python3 container/image_test.py --image $(IMAGE)
 
 # promtool alone, from Debian's prometheus package (the package itself brings a daemon and
 # JavaScript libraries), for the monitoring suite: `make monitoring-check` runs it with promtool;

@@ -356,13 +356,104 @@ TEST_CASE("a podSpecPatch the user wrote (YAML) is merged into, never replaced")
   CHECK(mutate(result).response.patch.empty());
 }
 
-TEST_CASE("a podSpecPatch that cannot be read is left alone with a warning") {
+TEST_CASE("a podSpecPatch that cannot be read is refused, not passed on without the plumbing") {
   json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
   workflow["spec"]["podSpecPatch"] = "containers: [unclosed";
   const auto decision = mutate(workflow);
-  REQUIRE(decision.response.allowed);
-  CHECK(apply_patch(workflow, decision)["spec"]["podSpecPatch"] == "containers: [unclosed");
-  CHECK_THAT(decision.response.warnings.back(), Catch::Contains("podSpecPatch could not be read"));
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.rule == "podSpecPatch");
+  CHECK_THAT(decision.response.message,
+             Catch::StartsWith("Error: spec.podSpecPatch holds invalid YAML"));
+}
+
+namespace {
+
+// The podSpecPatch the webhook writes back for `text`, parsed; null when it was refused.
+json merged_pod_patch(const std::string& text, std::string* refusal = nullptr) {
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"]["podSpecPatch"] = text;
+  const auto decision = mutate(workflow);
+  if (!decision.response.allowed) {
+    if (refusal != nullptr) *refusal = decision.response.message;
+    return nullptr;
+  }
+  return json::parse(apply_patch(workflow, decision)["spec"]["podSpecPatch"].get<std::string>());
+}
+
+}  // namespace
+
+TEST_CASE("a YAML podSpecPatch keeps the meaning sigs.k8s.io/yaml gives it (YAML 1.1)") {
+  const json pod = merged_pod_patch(
+      "hostNetwork: yes\nenableServiceLinks: off\nterminationGracePeriodSeconds: 010\n"
+      "priority: 0x10\nactiveDeadlineSeconds: 1_000\nnodeSelector: {disk: ssd, 'on': \"1\"}\n"
+      "containers:\n- name: main\n  ports: [{containerPort: 80.0}]\n"
+      "  args: [\"yes\", 1.5, 1e3, ~, 09, 2001-12-14, .5, -0b11]\n");
+  CHECK(pod["hostNetwork"] == true);
+  CHECK(pod["enableServiceLinks"] == false);
+  CHECK(pod["terminationGracePeriodSeconds"] == 8);  // octal, as go-yaml v2 reads it
+  CHECK(pod["priority"] == 16);
+  CHECK(pod["activeDeadlineSeconds"] == 1000);
+  CHECK(pod["nodeSelector"]["on"] == "1");
+  const json& main = pod["containers"][0];
+  CHECK(main["ports"][0]["containerPort"].is_number_integer());  // Go writes 80.0 as 80
+  CHECK(main["args"] == json::parse(R"(["yes", 1.5, 1000, null, 9, "2001-12-14", 0.5, -3])"));
+  CHECK(main["volumeMounts"].size() == 4);
+}
+
+TEST_CASE("a YAML podSpecPatch whose meaning cannot be kept exactly is refused with the reason") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"a: &x [1]\nb: *x\n", "anchor"},
+      {"base: &b {x: 1}\nc:\n  <<: *b\n", "anchor"},
+      {"c:\n  <<: {x: 1}\n", "merge key"},
+      {"a: !!str 10\n", "tag"},
+      {"a: .inf\n", "infinite"},
+      {"1.5: a\n", "float or null"},
+      {"a: 1\na: 2\n", "twice"},
+      {"a: 1\n---\nb: 2\n", "several YAML documents"},
+      {"containers:\n- name: main\n  resources: {limits: {cpu: {{inputs.parameters.cpu}}}}\n",
+       "sequence or a mapping"},
+      {"containers:\n- name: main\n  image: repo/{{workflow.parameters.tag}}\n", "Argo expression"},
+      {"- a\n- b\n", "not a mapping"},
+      {"{containers: []}", "not valid JSON"},
+      {std::string(300 * 1024, ' ') + "a: 1", "at most 256 KiB"},
+  };
+  for (const auto& [text, reason] : cases) {
+    INFO(text.substr(0, 80));
+    std::string refusal;
+    CHECK(merged_pod_patch(text, &refusal).is_null());
+    CHECK_THAT(refusal, Catch::Contains(reason));
+  }
+}
+
+TEST_CASE("a JSON podSpecPatch is merged as JSON, Argo expressions in strings kept verbatim") {
+  const json pod = merged_pod_patch(
+      R"(  {"containers":[{"name":"main","resources":{"limits":{"cpu":"{{workflow.parameters.cpu}}"}}}]})");
+  CHECK(pod["containers"][0]["resources"]["limits"]["cpu"] == "{{workflow.parameters.cpu}}");
+  CHECK(pod["containers"][0]["volumeMounts"].size() == 4);
+  CHECK(pod["initContainers"][0]["name"] == "gh-token");
+}
+
+TEST_CASE("hostile YAML in a podSpecPatch is refused quickly: long scalars, alias bombs, depth") {
+  std::string refusal;
+  // One plain scalar of 100,000 digits: read as go-yaml reads it (too large a number: a string).
+  const json digits = merged_pod_patch("hostname: " + std::string(100'000, '7') + "\n");
+  CHECK(digits["hostname"] == std::string(100'000, '7'));
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'i'; ++level) {
+    bomb += std::string(1, level) + ": &" + level + " [";
+    for (int i = 0; i < 9; ++i) bomb += std::string(i ? ", *" : "*") + static_cast<char>(level - 1);
+    bomb += "]\n";
+  }
+  CHECK(merged_pod_patch(bomb, &refusal).is_null());
+  CHECK_THAT(refusal, Catch::Contains("anchors and aliases are not expanded"));
+  CHECK(merged_pod_patch("a: " + std::string(100'000, '[') + std::string(100'000, ']'), &refusal)
+            .is_null());
+  CHECK_THAT(refusal, Catch::Contains("levels deep"));
+  std::string many = "a: [";
+  for (int i = 0; i < 30'000; ++i) many += "1,";
+  many += "1]";
+  CHECK(merged_pod_patch(many, &refusal).is_null());
+  CHECK_THAT(refusal, Catch::Contains("more than 20000 YAML values"));
 }
 
 TEST_CASE("a Workflow's taskRef must stay relative") {

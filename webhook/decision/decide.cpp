@@ -80,7 +80,7 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     if (plumbing == nullptr) plumbing = &built.emplace(policy);
     if (*kind == RunKind::kWorkflow) {
       add_workflow_parameters(patch, object, resolution);
-      add_workflow_pod_plumbing(patch, object, resolution, *plumbing, resolution.warnings);
+      add_workflow_pod_plumbing(patch, object, resolution, *plumbing);
     } else {
       add_agent_run_spec(patch, object, resolution, policy, *plumbing, *kind);
     }

@@ -53,15 +53,41 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
 
 namespace {
 
-// podSpecPatch is a string holding JSON or YAML.
-std::optional<nlohmann::json> read_pod_spec_patch(const std::string& text) {
-  auto parsed = util::parse_untrusted_json(text, 64);
-  if (parsed.value) return parsed.value;
-  try {
-    return util::yaml_to_json(text);
-  } catch (const std::exception&) {
-    return std::nullopt;
+// Past this, a podSpecPatch is not a pod patch anyone writes by hand; refusing it bounds what
+// reading it costs.
+constexpr size_t kMaxPodSpecPatchBytes = 256 * 1024;
+
+struct ReadPatch {
+  std::optional<nlohmann::json> value;
+  std::string problem;  // why it cannot be merged into without changing what Argo reads
+};
+
+// Reads the podSpecPatch as Argo does (util.ApplyPodSpecPatch): JSON when its first non-space
+// character is '{', otherwise YAML converted by sigs.k8s.io/yaml. Whatever cannot be converted
+// exactly is refused, never approximated: the JSON written back must mean what the user wrote.
+ReadPatch read_pod_spec_patch(std::string_view text) {
+  if (text.size() > kMaxPodSpecPatchBytes) {
+    return {std::nullopt, "is " + std::to_string(text.size()) +
+                              " bytes; the webhook merges into podSpecPatches of at most " +
+                              std::to_string(kMaxPodSpecPatchBytes / 1024) + " KiB"};
   }
+  const size_t first = text.find_first_not_of(" \t\r\n\v\f");
+  const bool argo_expressions = text.find("{{") != std::string_view::npos;
+  if (first != std::string_view::npos && text[first] == '{') {
+    auto parsed = util::parse_untrusted_json(text, 64);
+    if (parsed.value) return {std::move(parsed.value), {}};
+    return {
+        std::nullopt,
+        "starts with '{', so Argo reads it as JSON, and it is not valid JSON (" + parsed.error +
+            (argo_expressions ? "; an Argo expression {{...}} must sit inside a JSON string" : "") +
+            ")"};
+  }
+  util::YamlLimits limits;
+  limits.max_nodes = 20'000;
+  limits.refuse_unquoted_argo_expressions = true;
+  auto parsed = util::parse_yaml(text, limits);
+  if (parsed.value) return {std::move(parsed.value), {}};
+  return {std::nullopt, "holds " + parsed.error};
 }
 
 // Adds the initContainer and the main container's mounts; returns whether anything was added.
@@ -86,32 +112,41 @@ bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resoluti
 }  // namespace
 
 void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
-                               const RunResolution& resolution, const PodPlumbing& plumbing,
-                               std::vector<std::string>& warnings) {
+                               RunResolution& resolution, const PodPlumbing& plumbing) {
   const nlohmann::json* spec = member(&workflow, "spec");
   if (spec == nullptr) return;  // a served Workflow has a spec (its template or arguments)
+  const nlohmann::json* existing = member(spec, "podSpecPatch");
+  const bool absent = existing == nullptr || existing->is_null() ||
+                      (existing->is_string() && existing->get_ref<const std::string&>().empty());
+  std::optional<nlohmann::json> pod_patch;
+  if (!absent) {
+    ReadPatch read;
+    if (existing->is_string()) {
+      read = read_pod_spec_patch(existing->get_ref<const std::string&>());
+      if (read.value && !read.value->is_object()) read = {std::nullopt, "is not a mapping"};
+    } else {
+      read.problem = "is not a string";
+    }
+    if (!read.value) {
+      resolution.denial = Denial{
+          "Error: spec.podSpecPatch " + read.problem +
+              ". The webhook adds the gh-token initContainer and the run's volume mounts to it "
+              "and does not change what it means: write it as JSON, or as YAML without anchors, "
+              "aliases, merge keys or tags, with Argo expressions quoted",
+          "podSpecPatch"};
+      return;
+    }
+    pod_patch = std::move(read.value);
+  }
+
   if (const auto* volumes = member(spec, "volumes"); volumes == nullptr || volumes->is_null()) {
     patch.add_serialized("/spec/volumes", plumbing.volumes_json());
   } else {
     add_missing_by_name(patch, volumes, "/spec/volumes", plumbing.volumes());
   }
-
-  const nlohmann::json* existing = member(spec, "podSpecPatch");
-  if (existing == nullptr || existing->is_null() ||
-      (existing->is_string() && existing->get_ref<const std::string&>().empty())) {
+  if (!pod_patch) {
     patch.add_serialized("/spec/podSpecPatch", plumbing.fresh_pod_spec_patch_json(resolution.app));
-    return;
-  }
-  std::optional<nlohmann::json> pod_patch;
-  if (existing->is_string())
-    pod_patch = read_pod_spec_patch(existing->get_ref<const std::string&>());
-  if (!pod_patch || !pod_patch->is_object()) {
-    warnings.push_back(
-        "spec.podSpecPatch could not be read as a JSON or YAML object; the gh-token "
-        "initContainer and volume mounts were not added to it");
-    return;
-  }
-  if (merge_pod_plumbing(*pod_patch, resolution, plumbing)) {
+  } else if (merge_pod_plumbing(*pod_patch, resolution, plumbing)) {
     patch.replace("/spec/podSpecPatch", util::dump_json(*pod_patch));
   }
 }

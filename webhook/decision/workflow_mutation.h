@@ -18,9 +18,9 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
 // The same pod plumbing as a CodeRun, at workflow level: the four volumes in spec.volumes, and
 // the gh-token initContainer and the mounts of the main container in spec.podSpecPatch (Argo
 // applies it to every pod), merged into a podSpecPatch the user wrote, never replacing it.
-// A podSpecPatch that cannot be read is left alone with a warning.
+// Merging never changes what the user's podSpecPatch means to Argo: one that cannot be converted
+// exactly (YAML anchors, tags, unquoted {{...}}, invalid) is refused through resolution.denial.
 void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& workflow,
-                               const RunResolution& resolution, const PodPlumbing& plumbing,
-                               std::vector<std::string>& warnings);
+                               RunResolution& resolution, const PodPlumbing& plumbing);
 
 }  // namespace coderun::decision

@@ -1,64 +1,262 @@
 #include "util/yaml_json.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
-#include <regex>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "util/yaml_scalar.h"
 
 namespace coderun::util {
 namespace {
 
-nlohmann::json scalar_to_json(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() != "?") return text;  // quoted or explicitly tagged: a string
-  static const std::regex kInt(R"([-+]?(0|[1-9][0-9]*))");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
-    return nullptr;
-  try {
-    if (std::regex_match(text, kInt)) return std::stoll(text);
-    if (std::regex_match(text, kFloat)) return std::stod(text);
-  } catch (const std::out_of_range&) {
-    return text;
+using nlohmann::json;
+
+class Parser {
+ public:
+  Parser() : ready_(yaml_parser_initialize(&parser_) != 0) {}
+  ~Parser() {
+    if (ready_) yaml_parser_delete(&parser_);
   }
-  return text;
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+  bool ready() const { return ready_; }
+  yaml_parser_t* get() { return &parser_; }
+
+ private:
+  yaml_parser_t parser_{};
+  bool ready_;
+};
+
+class Event {
+ public:
+  Event() = default;
+  ~Event() { reset(); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  yaml_event_t* get() {
+    reset();
+    live_ = true;
+    return &event_;
+  }
+  const yaml_event_t& operator*() const { return event_; }
+  void reset() {
+    if (live_) yaml_event_delete(&event_);
+    live_ = false;
+  }
+
+ private:
+  yaml_event_t event_{};
+  bool live_ = false;
+};
+
+std::string_view view(const yaml_char_t* text, size_t length) {
+  return {reinterpret_cast<const char*>(text), length};
 }
 
-nlohmann::json node_to_json(const YAML::Node& node, int depth) {
-  if (depth > 256) throw std::runtime_error("YAML nested more than 256 levels deep");
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return scalar_to_json(node);
-    case YAML::NodeType::Sequence: {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(node_to_json(item, depth + 1));
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      nlohmann::json object = nlohmann::json::object();
-      for (const auto& item : node) {
-        object[item.first.as<std::string>()] = node_to_json(item.second, depth + 1);
+std::string at(const yaml_mark_t& mark) {
+  return " (line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1) +
+         ")";
+}
+
+// One open sequence or mapping: where its members go, and for a mapping the key read last.
+struct Frame {
+  json* container;
+  bool mapping;
+  bool has_key = false;
+  std::string key;
+};
+
+class Converter {
+ public:
+  explicit Converter(const YamlLimits& limits) : limits_(limits) {}
+
+  JsonParseResult run(std::string_view text) {
+    Parser parser;
+    if (!parser.ready()) return failed("YAML parser out of memory");
+    yaml_parser_set_input_string(parser.get(), reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    Event event;
+    while (true) {
+      if (yaml_parser_parse(parser.get(), event.get()) == 0) {
+        return failed(std::string("invalid YAML: ") +
+                      (parser.get()->problem != nullptr ? parser.get()->problem : "parse error") +
+                      at(parser.get()->problem_mark));
       }
-      return object;
+      const yaml_event_t& e = *event;
+      if (e.type == YAML_STREAM_END_EVENT) break;
+      if (!handle(e)) return std::move(result_);
+    }
+    result_.value = std::move(root_);
+    return std::move(result_);
+  }
+
+ private:
+  bool handle(const yaml_event_t& e) {
+    switch (e.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        if (++documents_ > 1) return fail("several YAML documents; one is expected", e);
+        return true;
+      case YAML_ALIAS_EVENT:
+        return fail("a YAML alias (*" +
+                        std::string(reinterpret_cast<const char*>(e.data.alias.anchor)) +
+                        "); anchors and aliases are not expanded",
+                    e);
+      case YAML_SCALAR_EVENT:
+        return scalar(e);
+      case YAML_SEQUENCE_START_EVENT:
+        return open(e, e.data.sequence_start.anchor, e.data.sequence_start.tag, false);
+      case YAML_MAPPING_START_EVENT:
+        return open(e, e.data.mapping_start.anchor, e.data.mapping_start.tag, true);
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        stack_.pop_back();
+        return true;
+      default:
+        return true;
     }
   }
-  return nullptr;
-}
+
+  bool counted(const yaml_event_t& e) {
+    if (++nodes_ > limits_.max_nodes) {
+      return fail("more than " + std::to_string(limits_.max_nodes) + " YAML values", e);
+    }
+    return true;
+  }
+
+  bool node_checks(const yaml_event_t& e, const yaml_char_t* anchor, const yaml_char_t* tag) {
+    if (anchor != nullptr) {
+      return fail("a YAML anchor (&" + std::string(reinterpret_cast<const char*>(anchor)) +
+                      "); anchors and aliases are not expanded",
+                  e);
+    }
+    if (tag != nullptr) {
+      return fail("a YAML tag (" + std::string(reinterpret_cast<const char*>(tag)) +
+                      "); write the value without it",
+                  e);
+    }
+    return counted(e);
+  }
+
+  bool open(const yaml_event_t& e, const yaml_char_t* anchor, const yaml_char_t* tag,
+            bool mapping) {
+    if (!node_checks(e, anchor, tag)) return false;
+    if (stack_.size() + 1 > limits_.max_depth) {
+      return fail("YAML nested more than " + std::to_string(limits_.max_depth) + " levels deep", e);
+    }
+    json* slot = place(e);
+    if (slot == nullptr) return false;
+    *slot = mapping ? json::object() : json::array();
+    stack_.push_back(Frame{slot, mapping, false, {}});
+    return true;
+  }
+
+  bool scalar(const yaml_event_t& e) {
+    const auto& s = e.data.scalar;
+    const bool plain = s.plain_implicit != 0 && s.tag == nullptr;
+    if (!node_checks(e, s.anchor, s.tag)) return false;
+    const std::string_view text = view(s.value, s.length);
+    if (plain && limits_.refuse_unquoted_argo_expressions &&
+        text.find("{{") != std::string_view::npos) {
+      return fail("an unquoted Argo expression (" + std::string(text.substr(0, 60)) +
+                      "); quote it so its type does not depend on the value Argo puts there",
+                  e);
+    }
+    if (!stack_.empty() && stack_.back().mapping && !stack_.back().has_key) {
+      return key(e, text, plain);
+    }
+    json* slot = place(e);
+    if (slot == nullptr) return false;
+    if (!plain) {
+      *slot = std::string(text);
+      return true;
+    }
+    PlainScalar resolved = resolve_plain_scalar(text);
+    if (resolved.type == PlainScalar::Type::kUnrepresentable) return fail(resolved.problem, e);
+    *slot = std::move(resolved.value);
+    return true;
+  }
+
+  // sigs.k8s.io/yaml turns integer and boolean keys into strings and refuses other kinds.
+  bool key(const yaml_event_t& e, std::string_view text, bool plain) {
+    Frame& frame = stack_.back();
+    if (!plain) {
+      frame.key = std::string(text);
+    } else {
+      if (text == "<<") return fail("a YAML merge key (<<); merge keys are not expanded", e);
+      const PlainScalar resolved = resolve_plain_scalar(text);
+      switch (resolved.type) {
+        case PlainScalar::Type::kString:
+          frame.key = resolved.value.get<std::string>();
+          break;
+        case PlainScalar::Type::kBool:
+          frame.key = resolved.value.get<bool>() ? "true" : "false";
+          break;
+        case PlainScalar::Type::kInt:
+          if (resolved.value.is_number_unsigned() &&
+              resolved.value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+            return fail("the key " + std::string(text) + " is too large an integer for a key", e);
+          }
+          frame.key = resolved.value.dump();
+          break;
+        default:
+          return fail("the key " + std::string(text.empty() ? "(empty)" : text) +
+                          " is read as a float or null; quote it",
+                      e);
+      }
+    }
+    if (frame.container->contains(frame.key)) {
+      return fail("the key " + frame.key + " appears twice in one mapping", e);
+    }
+    frame.has_key = true;
+    return true;
+  }
+
+  // Where the next value goes: the document root, the end of a sequence, or under a mapping's key.
+  json* place(const yaml_event_t& e) {
+    if (stack_.empty()) return &root_;
+    Frame& frame = stack_.back();
+    if (!frame.mapping) {
+      frame.container->push_back(nullptr);
+      return &frame.container->back();
+    }
+    if (!frame.has_key) {
+      fail("a key that is a sequence or a mapping", e);
+      return nullptr;
+    }
+    frame.has_key = false;
+    return &(*frame.container)[frame.key];
+  }
+
+  bool fail(std::string message, const yaml_event_t& e) {
+    result_.error = std::move(message) + at(e.start_mark);
+    return false;
+  }
+
+  JsonParseResult failed(std::string message) {
+    result_.error = std::move(message);
+    return std::move(result_);
+  }
+
+  const YamlLimits& limits_;
+  json root_;
+  std::vector<Frame> stack_;
+  size_t nodes_ = 0;
+  size_t documents_ = 0;
+  JsonParseResult result_;
+};
 
 }  // namespace
 
+JsonParseResult parse_yaml(std::string_view text, const YamlLimits& limits) {
+  return Converter(limits).run(text);
+}
+
 nlohmann::json yaml_to_json(std::string_view text) {
-  try {
-    return node_to_json(YAML::Load(std::string(text)), 0);
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(std::string("invalid YAML: ") + e.what());
-  }
+  auto parsed = parse_yaml(text);
+  if (!parsed.value) throw std::runtime_error(parsed.error);
+  return std::move(*parsed.value);
 }
 
 }  // namespace coderun::util

@@ -2,11 +2,31 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "util/json_text.h"
+
 namespace coderun::util {
 
-// Converts a YAML document (or JSON, which is YAML) to JSON. Plain scalars keep the YAML 1.2 core
-// schema types (true/false, null, integers, floats); quoted scalars stay strings.
-// Throws std::runtime_error with the YAML parser's message on malformed input.
+// Bounds on what converting one YAML document may build, so that no input costs more than a
+// known amount of memory and CPU.
+struct YamlLimits {
+  size_t max_depth = 64;
+  size_t max_nodes = 100'000;  // scalars, sequences and mappings
+  // Argo replaces {{...}} in the text before it reads the YAML: in a plain scalar (cpu: {{x}}),
+  // the type the expression ends up with is unknown now, so converting it would guess.
+  bool refuse_unquoted_argo_expressions = false;
+};
+
+// Converts YAML to JSON exactly as sigs.k8s.io/yaml (what kubectl and Argo use) would, or
+// refuses with a reason: scalars resolve as go-yaml v2 resolves them (YAML 1.1: yes is true, 010
+// is 8), and whatever has no faithful JSON form is refused rather than guessed at: anchors and
+// aliases (never expanded: a few hundred bytes of them can expand to gigabytes), merge keys,
+// tags, keys that are not strings, numbers, or booleans, duplicate keys, NaN and infinities,
+// several documents. Never throws; libyaml does the parsing, event by event, so a refused
+// document stops being read where it is refused.
+JsonParseResult parse_yaml(std::string_view text, const YamlLimits& limits = {});
+
+// The same for trusted files (the policy, the offline commands' inputs): throws
+// std::runtime_error with the reason.
 nlohmann::json yaml_to_json(std::string_view text);
 
 }  // namespace coderun::util
