@@ -464,29 +464,82 @@ class Held:
         return int(match.group(1)) if match else None
 
 
-async def open_held(port, context, count, scenario, handshake_limit=64):
-    """Opens count TLS connections (handshake done); returns those that opened."""
-    gate = asyncio.Semaphore(handshake_limit)
-    failures = collections.Counter()
+def attacker_context():
+    """The held connections' client: no certificate check (half the cost of a handshake in
+    Python), so that thousands open within one --read-timeout. Only 127.0.0.1 is contacted."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
-    async def one():
-        async with gate:
-            if not scenario.alive():
-                failures["server gone"] += 1
-                return None
+
+class HeldSet:
+    """Connections opened in parallel; each runs `then` as soon as it is open (the client opens
+    a few hundred per second, and the server cuts every connection at --read-timeout from its
+    start, so nothing waits for the others). Tracks how many were open at once."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.held = []
+        self.failures = collections.Counter()
+        self.peak_open = 0
+        self.opened_in = 0.0
+        self.all_open = asyncio.Event()
+        self.half_open = asyncio.Event()
+
+    def open_now(self):
+        return sum(1 for h in self.held if h.closed_at is None)
+
+    async def open(self, count, then=None, handshake_limit=16):
+        gate = asyncio.Semaphore(handshake_limit)
+        context = attacker_context()
+        start = time.monotonic()
+        finished = [0]
+
+        async def one():
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(HOST, port, ssl=context, server_hostname=HOST,
-                                            ssl_handshake_timeout=ANSWER_TIMEOUT), ANSWER_TIMEOUT)
-            except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
-                failures[type(error).__name__] += 1
-                return None
-            held = Held(reader, writer)
-            asyncio.ensure_future(watch(held))
-            return held
+                async with gate:
+                    if not self.scenario.alive():
+                        self.failures["server gone"] += 1
+                        return
+                    try:
+                        reader, writer = await asyncio.wait_for(
+                            asyncio.open_connection(HOST, self.scenario.port, ssl=context,
+                                                    ssl_handshake_timeout=ANSWER_TIMEOUT), ANSWER_TIMEOUT)
+                    except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
+                        self.failures[type(error).__name__] += 1
+                        return
+                    held = Held(reader, writer)
+                    self.held.append(held)
+                    asyncio.ensure_future(watch(held))
+                    if len(self.held) % 64 == 0:
+                        self.peak_open = max(self.peak_open, self.open_now())
+            finally:
+                finished[0] += 1
+                if finished[0] * 2 >= count:
+                    self.half_open.set()
+                if finished[0] == count:
+                    self.opened_in = time.monotonic() - start
+                    self.peak_open = max(self.peak_open, self.open_now())
+                    self.all_open.set()
+            if then is not None:
+                await then(held)
 
-    opened = [h for h in await asyncio.gather(*(one() for _ in range(count))) if h is not None]
-    return opened, failures
+        if count == 0:
+            self.half_open.set()
+            self.all_open.set()
+        await asyncio.gather(*(one() for _ in range(count)))
+
+    def note_opened(self, wanted):
+        return "%d of %d connections opened in %.1f s%s, at most %d open at once" % (
+            len(self.held), wanted, self.opened_in,
+            " (%s)" % dict(self.failures) if self.failures else "", self.peak_open)
+
+    def check_opened(self, wanted):
+        if (len(self.held) < wanted * 0.9 and self.scenario.alive() and not self.failures.get("server gone")):
+            self.scenario.fail("only %d of %d connections could be opened (%s): is the server's limit lower "
+                               "than --max-connections %d?" % (len(self.held), wanted, dict(self.failures),
+                                                               CONNECTIONS))
 
 
 async def watch(held):
@@ -519,6 +572,7 @@ async def run_probe(scenario, what):
 
 
 def summarize_held(held_list):
+    held_list = list(held_list)
     counts = collections.Counter()
     for held in held_list:
         if held.stalled:
@@ -634,10 +688,22 @@ class MemoryLimits(unittest.TestCase):
             head = ("POST /mutate?timeout=10s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                     "Content-Length: %d\r\n\r\n" % (HOST, MAX_BODY)).encode()
 
-            async def feed(held, feed_until, pace):
+            pace = 6.0 / (target / piece)  # a whole body in about 6 s, if the client keeps up
+
+            async def feed(held):
+                # The head and a first piece at once; the rest once every connection is open (the
+                # client's CPU goes to opening them first), or from half of --read-timeout; until
+                # all but the last byte is sent, or shortly before --read-timeout cuts it.
+                feed_until = held.opened + READ_TIMEOUT - 1.5
                 try:
                     held.writer.write(head)
                     while held.sent < target and held.closed_at is None and scenario.alive():
+                        if held.sent == piece and not connections.all_open.is_set():
+                            try:
+                                await asyncio.wait_for(connections.all_open.wait(),
+                                                       max(0.01, held.opened + READ_TIMEOUT / 2 - time.monotonic()))
+                            except asyncio.TimeoutError:
+                                pass
                         now = time.monotonic()
                         if now >= feed_until:
                             return
@@ -654,40 +720,39 @@ class MemoryLimits(unittest.TestCase):
                 except (OSError, ssl.SSLError, RuntimeError) as error:
                     held.error = held.error or type(error).__name__
 
+            connections = None
+
             async def main():
-                context = client_context(scenario.ca)
-                start = time.monotonic()
-                held, open_failures = await open_held(scenario.port, context, held_count, scenario)
-                opened_in = time.monotonic() - start
+                nonlocal connections
+                connections = HeldSet(scenario)
+                opening = asyncio.ensure_future(connections.open(held_count, then=feed))
                 try:
-                    # Feed until all is sent, or until shortly before the first connections reach
-                    # --read-timeout; pace so that a full body takes about 6 s.
-                    feed_until = min(start + READ_TIMEOUT - 1.5, time.monotonic() + 7.0)
-                    pace = 6.0 / (target / piece)
-                    feeders = [asyncio.ensure_future(feed(h, feed_until, pace)) for h in held]
-                    await asyncio.sleep(max(0.0, (feed_until - time.monotonic()) / 2))
+                    await connections.half_open.wait()
                     await run_probe(scenario, "normal admission while bodies arrive")
-                    await asyncio.gather(*feeders)
-                    sent = sum(h.sent for h in held)
+                    await connections.all_open.wait()
+                    await asyncio.sleep(1.0)  # the last ones have sent a second of body
+                    unfinished = connections.open_now()
+                    sent = sum(h.sent for h in connections.held)
                     if scenario.alive():
-                        await run_probe(scenario, "normal admission with every body unfinished")
-                    scenario.note("%d of %d connections opened in %.1f s%s, %.0f MiB of bodies sent (%.2f MiB each on "
+                        await run_probe(scenario, "normal admission with the last bodies arriving")
+                    await opening
+                    sent = sum(h.sent for h in connections.held)
+                    scenario.note("%s, %d unfinished after the last opened; %.0f MiB of bodies sent (%.2f MiB each on "
                                   "average, at most %.2f), connections: %s"
-                                  % (len(held), held_count, opened_in,
-                                     " (%s)" % dict(open_failures) if open_failures else "", sent / MIB,
-                                     sent / MIB / max(1, len(held)), max((h.sent for h in held), default=0) / MIB,
-                                     summarize_held(held)))
-                    # The connections must have been held: none may be answered before its body.
-                    for h in held:
+                                  % (connections.note_opened(held_count), unfinished, sent / MIB,
+                                     sent / MIB / max(1, len(connections.held)),
+                                     max((h.sent for h in connections.held), default=0) / MIB,
+                                     summarize_held(connections.held)))
+                    # Nothing may be answered before its body, but a clear refusal.
+                    for h in connections.held:
                         if h.status is not None and h.status not in (400, 408, 413, 503):
                             scenario.fail("an unfinished request got status %d" % h.status)
                             break
                 finally:
-                    abort_all(held)
+                    opening.cancel()
+                    abort_all(connections.held)
                     await asyncio.sleep(0.1)
-                if len(held) < held_count * 0.9 and scenario.alive() and not open_failures.get("server gone"):
-                    scenario.fail("only %d of %d connections could be opened (%s): is the server's limit lower "
-                                  "than --max-connections %d?" % (len(held), held_count, dict(open_failures), CONNECTIONS))
+                connections.check_opened(held_count)
 
             asyncio.run(main())
         self.check(scenario)
@@ -798,8 +863,8 @@ class MemoryLimits(unittest.TestCase):
 
     # e) -------------------------------------------------------------------------------------
     def test_e_dribbled_chunked_bodies_and_silent_connections(self):
-        # DRIBBLERS chunked requests sending 1 KiB chunks (in batches of 32) for up to 6 s, to
-        # nearly MAX_BODY, then idle; the rest of the connection limit (minus the probe's slot)
+        # DRIBBLERS chunked requests sending 1 KiB chunks (in batches of 32) for 60% of
+        # --read-timeout, to nearly MAX_BODY, then idle; the rest of the connection limit (minus the probe's slot)
         # finishes the TLS handshake and says nothing. All must be cut off at --read-timeout.
         silent_count = CONNECTIONS - 1 - DRIBBLERS
         scenario = Scenario("e) %d dribbled chunked bodies + %d silent TLS connections" % (DRIBBLERS, silent_count),
@@ -813,7 +878,11 @@ class MemoryLimits(unittest.TestCase):
         slack = 3.0 if not FULL else 5.0
 
         with scenario:
-            async def dribble(held, until, pace):
+            pace = 3.0 / (target / (1024 * batch_chunks))
+
+            async def dribble(held):
+                # For 60% of --read-timeout from its start, then idle.
+                until = held.opened + READ_TIMEOUT * 0.6
                 try:
                     held.writer.write(head)
                     while held.sent < target and held.closed_at is None and time.monotonic() < until:
@@ -829,56 +898,58 @@ class MemoryLimits(unittest.TestCase):
                     held.error = held.error or type(error).__name__
 
             async def main():
-                context = client_context(scenario.ca)
+                dribblers, silent = HeldSet(scenario), HeldSet(scenario)
                 start = time.monotonic()
-                dribblers, failures_d = await open_held(scenario.port, context, DRIBBLERS, scenario)
+                tasks = [asyncio.ensure_future(dribblers.open(DRIBBLERS, then=dribble))]
                 try:
-                    dribble_until = time.monotonic() + READ_TIMEOUT * 0.6
-                    pace = 3.0 / (target / (1024 * batch_chunks))
-                    tasks = [asyncio.ensure_future(dribble(h, dribble_until, pace)) for h in dribblers]
-                    silent, failures_s = await open_held(scenario.port, context, silent_count, scenario)
+                    await dribblers.all_open.wait()
+                    tasks.append(asyncio.ensure_future(silent.open(silent_count)))
+                    await silent.all_open.wait()
                     opened_in = time.monotonic() - start
-                    try:
-                        await asyncio.gather(*tasks)
-                        sent = sum(h.sent for h in dribblers)
-                        if scenario.alive():
-                            await run_probe(scenario, "normal admission after the dribble")
-                        await asyncio.sleep(1.0)
-                        if scenario.alive():
-                            await run_probe(scenario, "normal admission with everything idle")
-                        # Every connection must be cut off by the server at --read-timeout.
-                        everyone = dribblers + silent
-                        last_open = max((h.opened for h in everyone), default=time.monotonic())
-                        cut_by = last_open + READ_TIMEOUT + slack
-                        while time.monotonic() < cut_by and scenario.alive():
-                            if all(h.closed_at is not None for h in everyone):
-                                break
-                            await asyncio.sleep(0.1)
-                        late = [h for h in everyone if h.closed_at is None]
-                        slowest_cut = max((h.closed_at - h.opened for h in everyone if h.closed_at), default=0.0)
-                        scenario.note("%d + %d connections opened in %.1f s%s, %.0f MiB of chunks sent (%.2f MiB each, at most %.2f), "
-                                      "cut off after at most %.1f s, connections: %s"
-                                      % (len(dribblers), len(silent), opened_in,
-                                         " (%s)" % dict(failures_d + failures_s) if failures_d + failures_s else "",
-                                         sent / MIB, sent / MIB / max(1, len(dribblers)),
-                                         max((h.sent for h in dribblers), default=0) / MIB, slowest_cut,
-                                         summarize_held(everyone)))
-                        if late and scenario.alive():
-                            scenario.fail("%d connections still open %.0f s after they opened (--read-timeout %d s)"
-                                          % (len(late), READ_TIMEOUT + slack, READ_TIMEOUT))
-                        early = [h for h in everyone if h.closed_at is not None and h.closed_at - h.opened < 1.0
-                                 and scenario.alive()]
-                        if len(early) > 0.1 * len(everyone):
-                            scenario.note("%d connections closed within 1 s of opening" % len(early))
-                        if len(everyone) < (DRIBBLERS + silent_count) * 0.9 and scenario.alive():
-                            scenario.fail("only %d of %d connections could be opened (%s): is the server's limit "
-                                          "lower than --max-connections %d?"
-                                          % (len(everyone), DRIBBLERS + silent_count, dict(failures_d + failures_s),
-                                             CONNECTIONS))
-                    finally:
-                        abort_all(silent)
+                    peak_open = dribblers.open_now() + silent.open_now()
+                    if scenario.alive():
+                        await run_probe(scenario, "normal admission with every connection open")
+                    await tasks[0]
+                    if scenario.alive():
+                        await run_probe(scenario, "normal admission after the dribble")
+                    # Every connection must be cut off by the server at --read-timeout.
+                    everyone = dribblers.held + silent.held
+                    limit = READ_TIMEOUT + slack
+                    cut_by = max((h.opened for h in everyone), default=time.monotonic()) + limit
+                    while time.monotonic() < cut_by and scenario.alive():
+                        if all(h.closed_at is not None for h in everyone):
+                            break
+                        await asyncio.sleep(0.1)
+                    now = time.monotonic()
+                    late = [h for h in everyone if (h.closed_at or now) - h.opened > limit]
+                    lifetimes = [(h.closed_at or now) - h.opened for h in everyone]
+                    sent = sum(h.sent for h in dribblers.held)
+                    failures = dribblers.failures + silent.failures
+                    scenario.note("%d + %d connections opened in %.1f s%s, %d open at once; %.0f MiB of chunks sent "
+                                  "(%.2f MiB each, at most %.2f); connections lived %.1f-%.1f s: %s"
+                                  % (len(dribblers.held), len(silent.held), opened_in,
+                                     " (%s)" % dict(failures) if failures else "", peak_open,
+                                     sent / MIB, sent / MIB / max(1, len(dribblers.held)),
+                                     max((h.sent for h in dribblers.held), default=0) / MIB,
+                                     min(lifetimes, default=0.0), max(lifetimes, default=0.0),
+                                     summarize_held(everyone)))
+                    silent_ids = {id(h) for h in silent.held}
+                    if late and scenario.alive():
+                        scenario.fail("%d connections lived more than %.0f s (--read-timeout %d s): %d of %d silent, "
+                                      "%d of %d dribbled" % (len(late), limit, READ_TIMEOUT,
+                                                             sum(1 for h in late if id(h) in silent_ids),
+                                                             len(silent.held),
+                                                             sum(1 for h in late if id(h) not in silent_ids),
+                                                             len(dribblers.held)))
+                    if len(everyone) < (DRIBBLERS + silent_count) * 0.9 and scenario.alive() \
+                            and not failures.get("server gone"):
+                        scenario.fail("only %d of %d connections could be opened (%s): is the server's limit "
+                                      "lower than --max-connections %d?"
+                                      % (len(everyone), DRIBBLERS + silent_count, dict(failures), CONNECTIONS))
                 finally:
-                    abort_all(dribblers)
+                    for task in tasks:
+                        task.cancel()
+                    abort_all(dribblers.held + silent.held)
                     await asyncio.sleep(0.1)
 
             asyncio.run(main())
