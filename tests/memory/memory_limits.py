@@ -40,7 +40,6 @@ import sys
 import threading
 import time
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
@@ -115,7 +114,7 @@ if FULL:
     DUPLICATE_ROUNDS = 3
     DRIBBLERS = 128
 else:
-    CONNECTIONS = 200                            # passed as --max-connections
+    CONNECTIONS = min(200, DEFAULTS["max_connections"])  # passed as --max-connections
     DOM_CONCURRENCY, DOM_ROUNDS = 8, 1
     DUPLICATE_ROUNDS = 1
     DRIBBLERS = 16
@@ -135,10 +134,6 @@ def pull_request_event():
 
 
 PR_EVENT = pull_request_event()
-
-
-def normal_review_body():
-    return json.dumps(review(workflow([("github-app", "clippy"), ("event", PR_EVENT)]))).encode()
 
 
 # ---------------------------------------------------------------------------------------------
