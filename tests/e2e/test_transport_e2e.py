@@ -6,10 +6,11 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 import time
 import unittest
 
-from harness import WebhookServer, make_certs, metrics_of, review, sample, workflow
+from harness import WebhookServer, make_certs, metrics_of, review, rss_kib, sample, workflow
 
 BODY = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="t-1")).encode()
 
@@ -117,6 +118,14 @@ class Framing(unittest.TestCase):
             (head(extra="Expect: 200-ok\r\n\r\n"), 417, "100-continue"),
             (head(extra=" folded: x\r\n\r\n"), 400, "folded"),
             (head(extra="".join("X-%d: y\r\n" % i for i in range(200)) + "\r\n"), 431, "too many header fields"),
+            (b"GET /healthz HTTP/1.1\r\n\r\n", 400, "requires a Host"),
+            (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "more than one Host"),
+            (b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n", 400, "control character"),
+            (b"GET /health\rz HTTP/1.1\r\nHost: a\r\n\r\n", 400, "request target"),
+            (b"POST /mutate HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "HTTP/1.0"),
+            (head(extra="Transfer-Encoding: chunked\r\n\r\n1;" + "e" * 1100 + "\r\n"), 400, "chunk size"),
+            (head(extra="Transfer-Encoding: chunked\r\n\r\n0\r\n" + "".join("T%d: v\r\n" % i for i in range(120))
+                  + "\r\n"), 431, "too many trailer fields"),
         ]
         for raw, code, message in cases:
             with self.subTest(raw=raw[:40]), connect(self.server) as sock:
@@ -128,6 +137,11 @@ class Framing(unittest.TestCase):
                 self.assertTrue(closed_by_server(sock, 5))
         status, _ = self.server.get("/healthz")
         self.assertEqual(status, 200)
+        # One "request refused" line per endpoint and status every 10 s, however many came.
+        refused = [line for line in self.server.log_lines()
+                   if line["msg"] == "request refused" and line["status"] == 400
+                   and line["path"] not in ("/mutate", "/validate")]
+        self.assertEqual(len(refused), 1, refused)
 
     def test_tls_sessions_are_resumed(self):
         """A reconnecting client (the API server after an idle close) skips the full handshake."""
@@ -146,8 +160,8 @@ class Framing(unittest.TestCase):
     def test_methods_and_paths(self):
         with connect(self.server) as sock:
             sock.sendall(b"DELETE /validate HTTP/1.1\r\nHost: x\r\n\r\n"
-                         b"POST /readyz HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-                         b"GET /nowhere?x=1 HTTP/1.1\r\n\r\n")
+                         b"POST /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+                         b"GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
             status, headers, _, left = read_response(sock)
             self.assertEqual((status, headers["allow"]), (405, "POST"))
             status, headers, _, left = read_response(sock, left)
@@ -236,6 +250,156 @@ class SlowAndIdleClients(unittest.TestCase):
             finally:
                 for sock in held:
                     sock.close()
+
+
+def response_within(sock, seconds):
+    """The status of a response that arrives within `seconds`, else None (still waiting)."""
+    sock.settimeout(seconds)
+    try:
+        return read_response(sock)[:2]
+    except socket.timeout:
+        return None
+    finally:
+        sock.settimeout(10)
+
+
+class BufferBudget(unittest.TestCase):
+    def test_requests_past_the_budget_get_503_and_service_comes_back(self):
+        """Connections each holding most of a declared 3 MiB body: past --max-buffered-bytes the
+        next ones get 503 with Retry-After at once, memory stays within the budget, and once the
+        holders go, requests are served again."""
+        budget = 16 << 20
+        declared = 3 << 20
+        with WebhookServer(extra_args=["--max-buffered-bytes", str(budget)], metrics=True) as server:
+            baseline = rss_kib(server.process.pid)
+            held, refused = [], 0
+            try:
+                for _ in range(20):
+                    sock = connect(server)
+                    start = time.monotonic()
+                    sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % declared))
+                    answer = response_within(sock, 0.5)
+                    if answer is None:  # held: it may send most of its body, then stalls
+                        sock.sendall(b" " * (declared - 4096))
+                        held.append(sock)
+                        continue
+                    status, headers = answer
+                    self.assertEqual(status, 503)
+                    self.assertEqual(headers["retry-after"], "1")
+                    self.assertEqual(headers["connection"], "close")
+                    self.assertLess(time.monotonic() - start, 0.5)
+                    self.assertTrue(closed_by_server(sock, 5))
+                    sock.close()
+                    refused += 1
+                time.sleep(0.3)
+                grown_mib = (rss_kib(server.process.pid) - baseline) / 1024
+                # 16 MiB hold five 3 MiB bodies; the other 15 were refused. Without the budget the
+                # 20 would have held 60 MiB.
+                self.assertEqual(len(held), 5)
+                self.assertEqual(refused, 15)
+                self.assertLess(grown_mib, budget / (1 << 20) + 8, "RSS grew by %.1f MiB" % grown_mib)
+                self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
+                                        reason="budget"), 15)
+                self.assertEqual(server.get("/healthz")[0], 200)  # small requests still fit
+            finally:
+                for sock in held:
+                    sock.close()
+            time.sleep(0.3)
+            for _ in range(6):  # the budget is back: as many large requests as before, and more
+                with connect(server) as sock:
+                    sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % declared))
+                    self.assertIsNone(response_within(sock, 0.3))
+                    sock.sendall(b" " * declared)
+                    self.assertEqual(read_response(sock)[0], 400)  # read whole: not a review
+
+
+class HandshakeThenSilence(unittest.TestCase):
+    def test_a_connection_that_handshakes_and_sends_nothing_is_closed_after_the_read_timeout(self):
+        with WebhookServer(extra_args=["--read-timeout", "1"], metrics=True) as server:
+            start = time.monotonic()
+            with connect(server) as sock:  # the TLS handshake completes here
+                self.assertTrue(closed_by_server(sock, 5))
+                elapsed = time.monotonic() - start
+            self.assertGreater(elapsed, 0.8)
+            self.assertLess(elapsed, 2.5)  # not the 30 s keep-alive timeout
+            self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
+                                    reason="timeout"), 1)
+            # A served connection then idle is kept for the keep-alive timeout, not the read timeout.
+            with connect(server) as sock:
+                sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                self.assertEqual(read_response(sock)[0], 200)
+                self.assertFalse(closed_by_server(sock, 2))
+
+
+class PipeliningFairness(unittest.TestCase):
+    def test_one_client_pipelining_does_not_hold_the_server(self):
+        """One event loop; one client pipelines thousands of reviews (openssl s_client reading and
+        writing at once); another client's requests are answered promptly meanwhile."""
+        count = 6000
+        with WebhookServer(extra_args=["--threads", "1"]) as server:
+            pipelined = os.path.join(server.dir, "pipelined")
+            one = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
+            last = head(extra="Connection: close\r\nContent-Length: %d\r\n\r\n" % len(BODY)) + BODY
+            with open(pipelined, "wb") as f:
+                f.write(one * (count - 1) + last)
+            with open(pipelined, "rb") as stdin:
+                flood = subprocess.Popen(["openssl", "s_client", "-quiet", "-connect", "127.0.0.1:%d" % server.port],
+                                         stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.2)  # the flood is under way
+                latencies = []
+                with connect(server) as sock:
+                    for _ in range(10):
+                        start = time.monotonic()
+                        sock.sendall(head(path="/validate", extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                        self.assertEqual(read_response(sock)[0], 200)
+                        latencies.append(time.monotonic() - start)
+                        time.sleep(0.02)
+                still_flooding = flood.poll() is None
+                output, _ = flood.communicate(timeout=120)
+            finally:
+                if flood.poll() is None:
+                    flood.kill()
+            self.assertEqual(output.count(b"HTTP/1.1 200 OK"), count)
+            self.assertTrue(still_flooding, "the flood ended before the other client was done: make it longer")
+            self.assertLess(max(latencies), 0.25, latencies)
+
+
+class TlsPolicy(unittest.TestCase):
+    def handshake(self, server, *args):
+        """(succeeded, output) of an openssl s_client handshake with the given options."""
+        result = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % server.port] + list(args),
+                                stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+        return result.returncode == 0, result.stdout.decode(errors="replace")
+
+    def test_tls12_offers_only_ecdhe_with_aead(self):
+        with WebhookServer(metrics=True) as server:
+            for cipher in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"):
+                ok, output = self.handshake(server, "-tls1_2", "-cipher", cipher)
+                self.assertTrue(ok, output)
+                self.assertIn("Cipher is " + cipher, output)
+            for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA"):
+                self.assertFalse(self.handshake(server, "-tls1_2", "-cipher", cipher)[0], cipher)
+            # The same with an RSA certificate (the serving pair is re-read when it changes).
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=localhost", "-keyout", os.path.join(server.certs, "tls.key.new"),
+                            "-out", os.path.join(server.certs, "tls.crt.new")],
+                           check=True, capture_output=True)
+            os.replace(os.path.join(server.certs, "tls.key.new"), os.path.join(server.certs, "tls.key"))
+            os.replace(os.path.join(server.certs, "tls.crt.new"), os.path.join(server.certs, "tls.crt"))
+            deadline = time.monotonic() + 10
+            while "certificate reloaded" not in [l["msg"] for l in server.log_lines()]:
+                self.assertLess(time.monotonic(), deadline, "the RSA pair was not loaded")
+                time.sleep(0.2)
+            ok, output = self.handshake(server, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+            self.assertTrue(ok, output)
+            self.assertIn("Cipher is ECDHE-RSA-AES128-GCM-SHA256", output)
+            for cipher in ("AES128-SHA", "ECDHE-RSA-AES128-SHA", "AES128-GCM-SHA256"):
+                self.assertFalse(self.handshake(server, "-tls1_2", "-cipher", cipher)[0], cipher)
+            # Refused by the server (no shared cipher), not by the client.
+            lines = [l for l in server.log_lines() if l["msg"] == "TLS handshake failed"]
+            self.assertEqual(lines[0]["reason"], "no shared cipher")
+            self.assertEqual(sample(metrics_of(server), "coderun_webhook_tls_handshake_failures_total"), 6)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "observability/log_throttle.h"
 #include "util/base64.h"
 #include "util/json_text.h"
 #include "util/yaml_json.h"
@@ -70,4 +71,18 @@ TEST_CASE("serialising never throws: invalid UTF-8 from a payload becomes U+FFFD
   append_json(line, value);
   append_json(line, nlohmann::json(std::string("\x01")));
   CHECK(line == "prefix {\"n\":1,\"name\":\"a\xEF\xBF\xBD\\\"b\"}\"\\u0001\"");
+}
+
+TEST_CASE("a log throttle passes one line per key and interval, and counts the rest") {
+  using coderun::observability::LogThrottle;
+  LogThrottle throttle(std::chrono::seconds(10));
+  const auto start = LogThrottle::Clock::now();
+  CHECK(throttle.pass("400", start) == 0);
+  CHECK_FALSE(throttle.pass("400", start + std::chrono::seconds(1)));
+  CHECK_FALSE(throttle.pass("400", start + std::chrono::seconds(9)));
+  CHECK(throttle.pass("413", start + std::chrono::seconds(9)) == 0);   // its own key
+  CHECK(throttle.pass("400", start + std::chrono::seconds(10)) == 2);  // and 2 more since
+  CHECK_FALSE(throttle.pass("400", start + std::chrono::seconds(11)));
+  CHECK(throttle.pass("400", start + std::chrono::seconds(30)) == 1);
+  CHECK(throttle.pass("400", start + std::chrono::seconds(40)) == 0);
 }

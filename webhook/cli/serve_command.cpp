@@ -18,6 +18,7 @@
 #include "kube/event_recorder.h"
 #include "kube/kube_config.h"
 #include "observability/json_log.h"
+#include "observability/log_throttle.h"
 #include "observability/metrics.h"
 #include "policy/policy_store.h"
 #include "policy/prompt_catalog.h"
@@ -166,29 +167,21 @@ class HandshakeFailureLog {
 
   void report(const std::string& reason) {
     metrics_.tls_handshake_failed();
-    const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock(mutex_);
-    ++failures_;
-    if (logged_ && now - last_ < std::chrono::seconds(10)) return;
+    const auto held_back = throttle_.pass("handshake");
+    if (!held_back) return;
     log_.warn("TLS handshake failed",
               {{"reason", reason},
-               {"failures", failures_},
+               {"failures", *held_back + 1},
                {"hint",
                 "\"unknown ca\" or \"bad certificate\": the client does not trust the "
                 "serving certificate (check the webhook configurations' caBundle); "
                 "\"http request\": plain HTTP was sent to the TLS port"}});
-    failures_ = 0;
-    last_ = now;
-    logged_ = true;
   }
 
  private:
   const observability::JsonLog& log_;
   observability::Metrics& metrics_;
-  std::mutex mutex_;
-  std::chrono::steady_clock::time_point last_{};
-  bool logged_ = false;
-  long failures_ = 0;
+  observability::LogThrottle throttle_{std::chrono::seconds(10)};
 };
 
 // The reportingInstance of Events: POD_NAME from the downward API, else the host name.
@@ -263,7 +256,10 @@ int serve_command(const std::vector<std::string>& flags) {
   options.address = args.get_or("addr", "0.0.0.0");
   options.port = static_cast<int>(args.get_number("port", 8443));
   options.threads = static_cast<size_t>(args.get_number("threads", 0));
-  options.max_connections = static_cast<size_t>(args.get_number("max-connections", 4096));
+  options.max_connections = static_cast<size_t>(
+      args.get_number("max-connections", static_cast<long>(server::kDefaultMaxConnections)));
+  options.max_buffered_bytes = static_cast<size_t>(
+      args.get_number("max-buffered-bytes", static_cast<long>(server::kDefaultMaxBufferedBytes)));
   options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
   options.read_timeout = std::chrono::seconds(args.get_number("read-timeout", 10));
   server::Endpoints endpoints;

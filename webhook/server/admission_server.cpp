@@ -29,6 +29,7 @@ HttpsOptions transport_options(const ServerOptions& options, const Endpoints& en
   https.port = options.port;
   https.threads = options.threads;
   https.max_connections = options.max_connections;
+  https.max_buffered_bytes = options.max_buffered_bytes;
   https.read_timeout = options.read_timeout;
   https.write_timeout = options.write_timeout;
   https.keep_alive_timeout = options.keep_alive_timeout;
@@ -43,7 +44,7 @@ HttpsOptions transport_options(const ServerOptions& options, const Endpoints& en
 
 AdmissionServer::AdmissionServer(ServerOptions options, CertificateStore& certificates,
                                  Endpoints endpoints, const observability::JsonLog& log)
-    : endpoints_(std::move(endpoints)), log_(log) {
+    : endpoints_(std::move(endpoints)), review_limits_(options.review), log_(log) {
   https_ = std::make_unique<HttpsServer>(
       transport_options(options, endpoints_), certificates,
       [this](const HttpRequest& request) { return route(request); },
@@ -56,8 +57,15 @@ AdmissionServer::~AdmissionServer() = default;
 
 void AdmissionServer::refused(const std::string& where, int status,
                               const std::string& reason) const {
-  log_.warn("request refused", {{"path", where}, {"status", status}, {"reason", reason}});
   if (endpoints_.on_refused) endpoints_.on_refused(where, status);
+  // Keyed by what the server chose (endpoint, status), never by the path a client sent.
+  const bool admission = where == "/mutate" || where == "/validate";
+  const auto held_back =
+      refusal_log_.pass((admission ? where : std::string("other")) + ' ' + std::to_string(status));
+  if (!held_back) return;
+  nlohmann::json fields = {{"path", where}, {"status", status}, {"reason", reason}};
+  if (*held_back > 0) fields["more_refused_since_last_line"] = *held_back;
+  log_.warn("request refused", fields);
 }
 
 HttpResponse AdmissionServer::route(const HttpRequest& request) const {
@@ -92,7 +100,7 @@ HttpResponse AdmissionServer::admit(const AdmissionHandler& handler, const char*
     refused(endpoint, 415, "content type is not application/json");
     return error_response(415, "Content-Type must be application/json");
   }
-  const auto parsed = admission::parse_review(http.body, admission::ReviewLimits{});
+  const auto parsed = admission::parse_review(http.body, review_limits_);
   if (const auto* error = std::get_if<admission::ReviewError>(&parsed)) {
     refused(endpoint, 400, error->message);
     return error_response(400, "invalid AdmissionReview: " + error->message);

@@ -130,7 +130,23 @@ int CertificateStore::select_certificate(SSL* ssl, void* self) {
 
 void CertificateStore::configure(SSL_CTX& context) {
   SSL_CTX_set_min_proto_version(&context, TLS1_2_VERSION);
-  SSL_CTX_set_options(&context, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // TLS 1.2: forward secrecy and AEAD only (no CBC, no static RSA key exchange). The API server
+  // (Go) offers all of these; TLS 1.3's suites are all AEAD already.
+  if (SSL_CTX_set_cipher_list(&context,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    throw std::runtime_error("cannot set the TLS 1.2 cipher list: " + openssl_error());
+  }
+  // No session tickets: they would all be sealed with one key living as long as the process.
+  // Resumption goes through the server's session cache instead (TLS 1.3 then issues stateful
+  // tickets naming a cache entry), bounded in size and expiring after an hour.
+  SSL_CTX_set_options(&context,
+                      SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(&context, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_sess_set_cache_size(&context, 1024);
+  SSL_CTX_set_num_tickets(&context, 1);  // one cache entry per connection, not two
+  SSL_CTX_set_timeout(&context, 3600);
   SSL_CTX_set_cert_cb(&context, &CertificateStore::select_certificate, this);
 }
 

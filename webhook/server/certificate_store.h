@@ -25,7 +25,9 @@ class CertificateStore {
   // (the two files of a Secret are not updated in one step).
   ReloadOutcome reload_if_changed();
 
-  // Installs the certificate callback on a server context and sets TLS 1.2 as the minimum.
+  // Installs the certificate callback on a server context and sets the TLS policy: TLS 1.2 as
+  // the minimum, with ECDHE and AEAD suites only; resumption from a bounded session cache, no
+  // session tickets. Throws std::runtime_error if OpenSSL refuses it.
   void configure(SSL_CTX& context);
 
   std::chrono::system_clock::time_point not_after() const;

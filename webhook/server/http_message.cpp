@@ -51,6 +51,10 @@ void append_response(std::string& out, const HttpResponse& response, bool keep_a
     out += "\r\nAllow: ";
     out += response.allow;
   }
+  if (response.retry_after > 0) {
+    out += "\r\nRetry-After: ";
+    out += std::to_string(response.retry_after);
+  }
   out += keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   out += response.body;
 }

@@ -21,10 +21,12 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;  // the Allow header of a 405
+  std::string allow;    // the Allow header of a 405
+  int retry_after = 0;  // seconds; the Retry-After header of a 503 when above 0
 };
 
-// A request that cannot be served as sent: the status says why (400, 413, 417, 431, 501, 505).
+// A request that cannot be served as sent: the status says why (400, 413, 417, 431, 501, 505; 503
+// when the server cannot take it now).
 // The connection is closed after the answer.
 struct HttpError {
   int status = 400;

@@ -11,6 +11,7 @@ namespace {
 using util::iequals;
 
 constexpr size_t kMaxChunkLine = 1024;
+constexpr size_t kKeptDecodedCapacity = 64 * 1024;
 // Chunk framing costs bytes: past this many raw bytes per byte of limit, the client is refused.
 constexpr size_t kChunkOverheadFactor = 2;
 
@@ -32,6 +33,20 @@ bool is_token_char(char c) {
 
 bool is_token(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+}
+
+// Field values and chunk extensions: no control bytes but HTAB (so no NUL, no bare CR, which
+// some proxies read as a line end), obs-text allowed.
+bool is_field_text(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && c != '\t') || byte == 0x7f;
+  });
+}
+
+// A request target is visible ASCII only (RFC 9112 3.2).
+bool is_target_text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 // Decimal digits only, no sign, no spaces; false past 18 digits (cannot overflow).
@@ -67,7 +82,9 @@ void HttpRequestParser::reset() {
   std::string decoded = std::move(decoded_);
   decoded.clear();
   *this = HttpRequestParser(limits);
-  decoded_ = std::move(decoded);  // keeps its capacity for the next chunked body
+  // A usual chunked body's memory is kept for the next one; a large one's is given back, so an
+  // idle connection does not hold megabytes.
+  if (decoded.capacity() <= kKeptDecodedCapacity) decoded_ = std::move(decoded);
 }
 
 HttpRequestParser::Status HttpRequestParser::fail(int status, std::string message) {
@@ -139,7 +156,9 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view head) {
   std::string_view target = request_line.substr(first_space + 1, second_space - first_space - 1);
   const std::string_view version = request_line.substr(second_space + 1);
   if (!is_token(method)) return fail(400, "malformed request method");
-  if (version == "HTTP/1.1") {
+  if (!is_target_text(target)) return fail(400, "malformed request target");
+  const bool http11 = version == "HTTP/1.1";
+  if (http11) {
     request_.keep_alive = true;
   } else if (version == "HTTP/1.0") {
     request_.keep_alive = false;
@@ -175,6 +194,9 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view head) {
       return fail(400, "malformed header line");
     }
     if (++headers_ > limits_.max_headers) return fail(431, "too many header fields");
+    if (!is_field_text(line.substr(colon + 1))) {
+      return fail(400, "control character in a header value");
+    }
     if (const Status status = parse_header(line.substr(0, colon), trim(line.substr(colon + 1)));
         status == Status::kError) {
       return status;
@@ -183,6 +205,11 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view head) {
   if (chunked_ && has_length_) {
     return fail(400, "both Content-Length and Transfer-Encoding are present");
   }
+  // An HTTP/1.0 recipient may not know chunked framing (RFC 9112 6.1): a proxy in front could
+  // frame the body differently, so the request is refused rather than guessed.
+  if (chunked_ && !http11) return fail(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+  if (hosts_ > 1) return fail(400, "more than one Host header");
+  if (hosts_ == 0 && http11) return fail(400, "HTTP/1.1 requires a Host header");
   if (has_length_ && content_length_ > limits_.max_body_bytes) {
     return fail(413, "request body is larger than the limit");
   }
@@ -216,6 +243,8 @@ HttpRequestParser::Status HttpRequestParser::parse_header(std::string_view name,
     expect_continue_ = true;
   } else if (iequals(name, "content-type")) {
     request_.content_type = value;
+  } else if (iequals(name, "host")) {
+    ++hosts_;
   }
   return Status::kIncomplete;
 }
@@ -234,13 +263,18 @@ HttpRequestParser::Status HttpRequestParser::parse_chunks(std::string_view input
           return input.size() - pos > kMaxChunkLine ? fail(400, "malformed chunk size")
                                                     : Status::kIncomplete;
         }
+        // The same limit as while the line was incomplete, so that the verdict does not depend
+        // on where the TLS records split the input.
+        if (newline - pos > kMaxChunkLine) return fail(400, "malformed chunk size");
         std::string_view line = without_cr(input.substr(pos, newline - pos));
+        if (!is_field_text(line)) return fail(400, "malformed chunk size");
         line = trim(line.substr(0, line.find(';')));  // chunk extensions are ignored
         size_t size = 0;
         if (!parse_hex(line, size)) return fail(400, "malformed chunk size");
         pos = newline + 1;
         if (size == 0) {
           chunk_state_ = ChunkState::kTrailer;
+          trailer_start_ = pos;
         } else if (decoded_.size() + size > limits_.max_body_bytes) {
           return fail(413, "request body is larger than the limit");
         } else {
@@ -251,6 +285,10 @@ HttpRequestParser::Status HttpRequestParser::parse_chunks(std::string_view input
       }
       case ChunkState::kData: {
         const size_t available = std::min(chunk_left_, input.size() - pos);
+        // Doubling, but never past the body limit (std::string alone could reach twice it).
+        if (const size_t needed = decoded_.size() + available; needed > decoded_.capacity()) {
+          decoded_.reserve(std::clamp(2 * decoded_.capacity(), needed, limits_.max_body_bytes));
+        }
         decoded_.append(input.substr(pos, available));
         pos += available;
         chunk_left_ -= available;
@@ -278,19 +316,29 @@ HttpRequestParser::Status HttpRequestParser::parse_chunks(std::string_view input
         break;
       }
       case ChunkState::kTrailer: {
+        // Trailers are bounded as the head is: their bytes (counted whether or not the line is
+        // complete) and their number. They are checked and then ignored.
         const size_t newline = input.find('\n', pos);
+        const size_t end = newline == std::string_view::npos ? input.size() : newline + 1;
+        if (end - trailer_start_ > limits_.max_header_bytes) {
+          return fail(431, "trailer fields are larger than the limit");
+        }
         if (newline == std::string_view::npos) {
           chunk_pos_ = pos;
-          return input.size() - pos > limits_.max_header_bytes
-                     ? fail(431, "trailer fields are larger than the limit")
-                     : Status::kIncomplete;
+          return Status::kIncomplete;
         }
-        const bool last = without_cr(input.substr(pos, newline - pos)).empty();
+        const std::string_view line = without_cr(input.substr(pos, newline - pos));
         pos = newline + 1;
-        if (last) {
+        if (line.empty()) {
           request_.body = decoded_;
           return complete(pos);
         }
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos || !is_token(line.substr(0, colon)) ||
+            !is_field_text(line.substr(colon + 1))) {
+          return fail(400, "malformed trailer field");
+        }
+        if (++trailers_ > limits_.max_headers) return fail(431, "too many trailer fields");
         break;
       }
     }

@@ -9,10 +9,12 @@ namespace coderun::server {
 
 // Reads one HTTP/1.x request from the bytes received so far, resuming where the previous call
 // stopped, so a request arriving in many pieces is scanned once. Strict where laxness is a
-// smuggling risk (Content-Length with Transfer-Encoding, conflicting lengths, folded headers),
-// lenient where RFC 9112 asks (bare LF line ends, empty lines before the request line).
-// Sizes are checked as soon as they are known: a declared body over the limit is refused
-// before a byte of it is read.
+// smuggling risk (Content-Length with Transfer-Encoding, conflicting lengths, folded headers,
+// Transfer-Encoding on HTTP/1.0, a missing or repeated Host, control bytes or a bare CR in the
+// target, a value or a chunk line), lenient where RFC 9112 asks (bare LF line ends, empty lines
+// before the request line). Sizes are checked as soon as they are known: a declared body over the
+// limit is refused before a byte of it is read. Every verdict is the same however the input is
+// split: limits hold for complete lines as for incomplete ones.
 class HttpRequestParser {
  public:
   enum class Status { kIncomplete, kComplete, kError };
@@ -37,7 +39,9 @@ class HttpRequestParser {
                ? head_end_ + content_length_
                : 0;
   }
-  void reset();  // for the next request on the connection
+  // Memory the parser holds itself (a chunked body is joined into its own buffer).
+  size_t buffered_capacity() const { return decoded_.capacity(); }
+  void reset();  // for the next request on the connection; frees a large joined body
 
  private:
   enum class ChunkState { kSize, kData, kDataEnd, kTrailer };
@@ -58,6 +62,7 @@ class HttpRequestParser {
   size_t line_start_ = 0;  // start of the line being scanned
   size_t head_end_ = 0;    // where the body starts; 0 until the head is read
   size_t headers_ = 0;
+  size_t hosts_ = 0;
   bool has_length_ = false;
   size_t content_length_ = 0;
   bool chunked_ = false;
@@ -65,6 +70,8 @@ class HttpRequestParser {
   ChunkState chunk_state_ = ChunkState::kSize;
   size_t chunk_pos_ = 0;
   size_t chunk_left_ = 0;
+  size_t trailer_start_ = 0;
+  size_t trailers_ = 0;
   std::string decoded_;  // a chunked body, joined
   size_t consumed_ = 0;
 };

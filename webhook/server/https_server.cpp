@@ -1,5 +1,6 @@
 #include "server/https_server.h"
 
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -31,9 +33,8 @@
 namespace coderun::server {
 namespace {
 
-constexpr size_t kReadSpace = 32 * 1024;            // two full TLS records per SSL_read batch
-constexpr size_t kKeptBufferCapacity = 256 * 1024;  // larger buffers are freed between requests
-constexpr int kSweepEveryMs = 200;                  // timeouts are enforced to this precision
+constexpr size_t kReadSpace = 32 * 1024;  // two full TLS records per SSL_read batch
+constexpr int kSweepEveryMs = 200;        // timeouts are enforced to this precision
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t now_ms() {
@@ -100,22 +101,64 @@ size_t usable_cpus() {
   return cpus;
 }
 
+// Request bytes buffered by every connection together, against --max-buffered-bytes.
+class BufferBudget {
+ public:
+  explicit BufferBudget(size_t limit) : limit_(limit) {}
+  bool take(size_t bytes) {
+    size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > limit_ || used > limit_ - bytes) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void give_back(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> used_{0};
+};
+
+// What one connection holds of the budget: set to what its buffers hold (or are about to), given
+// back as they are freed and when the connection ends.
+class BudgetShare {
+ public:
+  explicit BudgetShare(BufferBudget& budget) : budget_(budget) {}
+  ~BudgetShare() { budget_.give_back(held_); }
+  BudgetShare(const BudgetShare&) = delete;
+  BudgetShare& operator=(const BudgetShare&) = delete;
+
+  bool hold(size_t bytes) {  // false, holding what it held, when the budget cannot give more
+    if (bytes > held_ && !budget_.take(bytes - held_)) return false;
+    if (bytes < held_) budget_.give_back(held_ - bytes);
+    held_ = bytes;
+    return true;
+  }
+
+ private:
+  BufferBudget& budget_;
+  size_t held_ = 0;
+};
+
 // One client connection. Only the loop thread holding its (one-shot) epoll event touches it,
 // except for the sweep, which reads the atomics and may shut the socket down.
 class Connection {
  public:
-  enum class Next { kRead, kWrite, kClose };
+  // kYield: more is buffered, but other connections get their turn first.
+  enum class Next { kRead, kWrite, kYield, kClose };
 
   Connection(UniqueFd fd, std::unique_ptr<SSL, SslFree> ssl, const HttpsOptions& options,
              const HttpsServer::Handler& handler, const HttpsServer::ErrorResponder& on_error,
-             const std::atomic<bool>& stopping)
+             const std::atomic<bool>& stopping, BufferBudget& budget)
       : fd_(std::move(fd)),
         ssl_(std::move(ssl)),
         options_(options),
         handler_(handler),
         on_error_(on_error),
         stopping_(stopping),
-        parser_(options.limits) {
+        parser_(options.limits),
+        budget_(budget) {
+    // Runs from accept to the end of the first request, the handshake included.
     deadline_ms.store(now_ms() + options_.read_timeout.count());
   }
 
@@ -139,22 +182,32 @@ class Connection {
         return wait_or_close(result);
       }
       handshaken.store(true);
-      deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
     }
-    bool answered = false;
+    size_t answered = 0;
     while (true) {
       if (!out_.empty()) {
         if (const auto next = flush(); next) return *next;
       }
+      // One client pipelining requests must not keep this thread from the other connections.
+      if (answered > 0 && answered >= options_.max_requests_per_turn &&
+          (!in_.empty() || SSL_has_pending(ssl_.get()) != 0)) {
+        return Next::kYield;
+      }
       switch (parser_.parse(in_.view())) {
         case HttpRequestParser::Status::kComplete:
           answer();
-          answered = true;
+          ++answered;
           continue;
         case HttpRequestParser::Status::kError:
           refuse(parser_.request(), parser_.error());  // the path, when it got that far
           continue;
         case HttpRequestParser::Status::kIncomplete:
+          // The head may have declared a body, or a chunk been joined: held to the budget
+          // before any more is read.
+          if (!budget_.hold(held(in_.capacity()))) {
+            over_budget();
+            continue;
+          }
           if (parser_.awaits_body_after_continue() && !continue_sent_) {
             continue_sent_ = true;
             out_ += kContinue;
@@ -165,7 +218,7 @@ class Connection {
       // Just after an answer, with nothing buffered here or in OpenSSL, waiting costs less than
       // a read(2) that would most likely say EAGAIN: re-arming the level-triggered one-shot event
       // fires at once if the socket already holds the next request.
-      if (answered && in_.empty() && SSL_has_pending(ssl_.get()) == 0) {
+      if (answered > 0 && in_.empty() && SSL_has_pending(ssl_.get()) == 0) {
         return stopping_.load() ? Next::kClose : Next::kRead;
       }
       if (const auto next = read(); next) return *next;
@@ -186,6 +239,7 @@ class Connection {
   std::atomic<bool> idle{true};
   std::atomic<bool> timed_out{false};  // counted once, however many sweeps see it
   std::atomic<bool> handshaken{false};
+  std::atomic<bool> kept_alive{false};  // a request was answered and the connection kept
 
  private:
   Next wait_or_close(int result) {
@@ -194,12 +248,19 @@ class Connection {
         return Next::kRead;
       case SSL_ERROR_WANT_WRITE:
         return Next::kWrite;
-      case SSL_ERROR_ZERO_RETURN:  // the client's close_notify
+      case SSL_ERROR_ZERO_RETURN:  // the client's close_notify, or the end of the stream
         return Next::kClose;
-      default:  // reset, EOF without close_notify, TLS alert, shut down by the sweep
+      default:  // reset, TLS alert, shut down by the sweep
         failed_ = true;
         return Next::kClose;
     }
+  }
+
+  // Budget this connection needs with an input buffer of `capacity`: the buffer, or the whole
+  // declared request if larger (a declared body is held to the budget before it is read), and
+  // the parser's joined chunked body.
+  size_t held(size_t capacity) const {
+    return std::max(capacity, parser_.expected_size()) + parser_.buffered_capacity();
   }
 
   std::optional<Next> read() {
@@ -208,22 +269,52 @@ class Connection {
     const size_t expected = parser_.expected_size();
     const size_t wanted =
         expected > in_.size() ? std::min(expected - in_.size(), 4 * in_.size() + kReadSpace) : 0;
-    const std::span<char> space = in_.space(std::max(kReadSpace, wanted));
+    const size_t bytes = std::max(kReadSpace, wanted);
+    const size_t at_most =
+        expected > in_.size() ? std::max(bytes, expected - in_.size()) : SIZE_MAX;
+    if (!budget_.hold(held(in_.capacity_for(bytes, at_most)))) {
+      over_budget();
+      return std::nullopt;
+    }
+    const std::span<char> space = in_.space(bytes, at_most);
     ERR_clear_error();
     const int got = SSL_read(ssl_.get(), space.data(),
                              static_cast<int>(std::min<size_t>(space.size(), INT_MAX)));
     if (got <= 0) {
       const Next next = wait_or_close(got);
-      // Draining: a connection with no request started is closed rather than kept waiting.
-      if (next == Next::kRead && in_.empty() && stopping_.load()) return Next::kClose;
+      if (next == Next::kRead && in_.empty()) {
+        // Draining: a connection with no request started is closed rather than kept waiting.
+        if (stopping_.load()) return Next::kClose;
+        release_buffers();  // idle: nothing held while waiting
+      }
       return next;
     }
     in_.commit(static_cast<size_t>(got));
     if (idle.load(std::memory_order_relaxed)) {
       idle.store(false);
-      deadline_ms.store(now_ms() + options_.read_timeout.count());
+      // The first request's time runs from accept; a later one's from its first byte.
+      if (kept_alive.load(std::memory_order_relaxed)) {
+        deadline_ms.store(now_ms() + options_.read_timeout.count());
+      }
     }
     return std::nullopt;
+  }
+
+  // Frees the input buffer when it holds nothing, and gives back the budget it held.
+  void release_buffers() {
+    in_.shrink_if_empty(0);
+    budget_.hold(held(in_.capacity()));  // lowering always succeeds
+  }
+
+  // The budget cannot hold this request: 503 with Retry-After, and the connection closed once it
+  // is written. Its buffers are freed at once, so the budget is back before the answer is out.
+  void over_budget() {
+    if (options_.on_dropped) options_.on_dropped("budget");
+    refuse(parser_.request(),
+           HttpError{503, "the server is buffering too many requests (--max-buffered-bytes)"});
+    in_ = ByteBuffer();
+    parser_.reset();
+    budget_.hold(0);
   }
 
   void answer() {
@@ -254,6 +345,7 @@ class Connection {
       response = HttpResponse{error.status, "text/plain",
                               std::string(reason_phrase(error.status)) + "\n", ""};
     }
+    if (response.status == 503) response.retry_after = 1;
     append_response(out_, response, false);
     close_after_write_ = true;
   }
@@ -270,7 +362,8 @@ class Connection {
     out_.clear();
     sent_ = 0;
     if (close_after_write_) return Next::kClose;
-    in_.shrink_if_empty(kKeptBufferCapacity);
+    kept_alive.store(true);
+    release_buffers();
     if (in_.empty()) {
       idle.store(true);
       deadline_ms.store(now_ms() + options_.keep_alive_timeout.count());
@@ -289,6 +382,7 @@ class Connection {
   const std::atomic<bool>& stopping_;
   HttpRequestParser parser_;
   ByteBuffer in_;
+  BudgetShare budget_;
   std::string out_;
   size_t sent_ = 0;
   bool failed_ = false;
@@ -312,14 +406,25 @@ struct HttpsServer::Impl {
     if (!context) throw std::runtime_error("cannot create the TLS server context");
     // A write to a socket the client has closed raises SIGPIPE, whose default kills the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // Large buffers (request bodies and what is parsed from them) are mapped and unmapped, so the
+    // memory of a large request goes back to the system when it is freed: resident memory then
+    // follows --max-buffered-bytes. glibc's default raises this threshold after the first large
+    // free, and 3 MiB bodies then land in the heap, where fragmentation held 40% more (measured).
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (epoll.get() < 0 || wake.get() < 0) throw std::runtime_error(errno_text("epoll"));
     certificates.configure(*context);
     // Partial writes let a large answer go out as the socket drains; read-ahead fills OpenSSL's
     // buffer with whatever the socket holds, so a 30 KB request takes one or two read(2) calls.
-    SSL_CTX_set_mode(context.get(),
-                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Released buffers: an idle connection does not keep OpenSSL's 17 KB read and write buffers.
+    SSL_CTX_set_mode(context.get(), SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                        SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_read_ahead(context.get(), 1);
-    SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION);
+    // An end of stream without close_notify (Python's close(), a sweep's shutdown) is a close,
+    // not a fatal error: OpenSSL would otherwise drop the session from its cache, and the
+    // client's next connection would need a full handshake. Nothing is lost: HTTP's own framing
+    // tells a truncated request, which is never served.
+    SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     epoll_event event{};
     event.events = EPOLLIN;  // level-triggered: once stopping, every loop sees it
     event.data.ptr = &wake;
@@ -357,6 +462,8 @@ struct HttpsServer::Impl {
         return arm(connection, EPOLLIN);
       case Connection::Next::kWrite:
         return arm(connection, EPOLLOUT);
+      case Connection::Next::kYield:  // writable at once: back in the queue behind the others
+        return arm(connection, EPOLLIN | EPOLLOUT);
       case Connection::Next::kClose:
         connection.finish();
         return close(connection);
@@ -395,7 +502,7 @@ struct HttpsServer::Impl {
       SSL_set_accept_state(ssl.get());
       const int raw_fd = fd.get();
       auto connection = std::make_unique<Connection>(std::move(fd), std::move(ssl), options,
-                                                     handler, on_error, stopping);
+                                                     handler, on_error, stopping, budget);
       Connection* added = connection.get();
       {
         const std::lock_guard lock(registry_mutex);
@@ -446,8 +553,9 @@ struct HttpsServer::Impl {
         ::shutdown(connection->fd(), SHUT_RDWR);
       }
       // An idle keep-alive connection closing is routine; a request that did not arrive (or an
-      // answer that could not be written) in time is worth counting.
-      const bool routine = connection->idle.load() && connection->handshaken.load();
+      // answer that could not be written) in time is worth counting, and so is a connection
+      // that never sent one.
+      const bool routine = connection->idle.load() && connection->kept_alive.load();
       if (expired && !routine && !connection->timed_out.exchange(true) && options.on_dropped) {
         options.on_dropped("timeout");
       }
@@ -472,6 +580,7 @@ struct HttpsServer::Impl {
 
   HttpsOptions options;
   size_t threads;  // event loops serve() runs
+  BufferBudget budget{options.max_buffered_bytes};
   Handler handler;
   ErrorResponder on_error;
   std::unique_ptr<SSL_CTX, SslContextFree> context;

@@ -9,19 +9,34 @@
 
 namespace coderun::server {
 
+// Sized for the Deployment's 128 MiB memory limit (README, "Memory under hostile load"): a
+// connection costs up to 43 KiB while its TLS handshake is in progress (18 KiB idle afterwards),
+// buffered requests are held to the budget, and two 3 MiB decisions at once need about 42 MiB
+// beyond their bodies.
+inline constexpr size_t kDefaultMaxConnections = 512;
+inline constexpr size_t kDefaultMaxBufferedBytes = 40 << 20;
+
 struct HttpsOptions {
   std::string address = "0.0.0.0";
-  int port = 8443;                // 0: any free port (bind() returns it)
-  size_t threads = 0;             // event-loop threads; 0: one per CPU, at least 2
-  size_t max_connections = 4096;  // past it, new connections are closed at once
-  // The whole request (TLS handshake, head and body) must arrive within it, however it is
-  // dribbled: a slow client cannot hold a connection by sending a byte now and then.
+  int port = 8443;     // 0: any free port (bind() returns it)
+  size_t threads = 0;  // event-loop threads; 0: one per CPU, at least 2
+  size_t max_connections = kDefaultMaxConnections;  // past it, new connections are closed at once
+  // Request bytes buffered across all connections (heads, bodies, joined chunked bodies). A
+  // request that would take more gets 503 with Retry-After at once and its connection is closed:
+  // the API server retries or applies the failurePolicy, and the process stays within its memory.
+  size_t max_buffered_bytes = kDefaultMaxBufferedBytes;
+  // Pipelined requests answered on one connection before the others get their turn.
+  size_t max_requests_per_turn = 8;
+  // A request (with the TLS handshake for the first one of a connection: from accept to the end
+  // of the request) must arrive within it, however it is dribbled: a slow client cannot hold a
+  // connection by sending a byte now and then, nor by handshaking and then sending nothing.
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};       // answering, with the client not reading
   std::chrono::milliseconds keep_alive_timeout{30000};  // idle between requests
   HttpLimits limits;
   // Told of connections opening (+1) and closing (-1), and of those the server drops: "timeout"
-  // (a request or an answer that took longer than its timeout) or "limit" (max_connections).
+  // (a request or an answer that took longer than its timeout), "limit" (max_connections) or
+  // "budget" (a request refused with 503 by max_buffered_bytes).
   // Called on the loop threads: must be cheap and thread-safe.
   std::function<void(int delta)> on_connections;
   std::function<void(const char* reason)> on_dropped;
