@@ -6,6 +6,7 @@
 
 #include "admission/review.h"
 #include "decision/decide.h"
+#include "decision/run_inputs.h"
 #include "github/event_parser.h"
 #include "github/event_resolver.h"
 
@@ -69,7 +70,10 @@ void fuzz_one(const uint8_t* data, size_t size) {
   static const AllPrompts prompts;
   const std::string input(reinterpret_cast<const char*>(data), size);
 
-  const auto parsed = admission::parse_review(input, admission::ReviewLimits{});
+  // As the server reads reviews: only what the decision reads of the object is built.
+  admission::ReviewLimits limits;
+  limits.object_fields = &decision::run_object_fields();
+  const auto parsed = admission::parse_review(input, limits);
   if (const auto* request = std::get_if<admission::Request>(&parsed)) {
     for (const auto phase : {decision::Phase::kMutate, decision::Phase::kValidate}) {
       const auto decision = decision::decide(*request, policy, prompts, phase);

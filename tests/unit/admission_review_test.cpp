@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "admission/review.h"
+#include "decision/run_inputs.h"
 #include "test_support.h"
 #include "util/base64.h"
 
@@ -91,4 +92,35 @@ TEST_CASE("invalid UTF-8 in a message is replaced, not thrown") {
   const std::string text = encode_review(response, "admission.k8s.io/v1");
   CHECK(nlohmann::json::parse(text)["response"]["status"]["message"] ==
         "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
+}
+
+TEST_CASE("only what the decision reads of request.object is built; oldObject never is") {
+  // 1.2 MB of empty arrays where nothing reads them: a Workflow's templates and its oldObject.
+  std::string empties = "[";
+  for (int i = 0; i < 300'000; ++i) empties += "[],";
+  empties += "[]]";
+  const std::string review =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
+      R"("kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Workflow"},"operation":"CREATE",)"
+      R"("object":{"metadata":{"name":"w","labels":{"a":"b"},"managedFields":)" +
+      empties +
+      R"(},"spec":{"arguments":{"parameters":[{"name":"github-app","value":"rex"}]},)"
+      R"("templates":)" +
+      empties + R"(},"status":{"nodes":)" + empties + R"(}},"oldObject":)" + empties + "}}";
+  ReviewLimits limits;
+  limits.object_fields = &coderun::decision::run_object_fields();
+  const auto parsed = parse_review(review, limits);
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  const auto& object = *std::get<Request>(parsed).object;
+  CHECK(object == nlohmann::json::parse(R"({"metadata":{"name":"w","labels":{"a":"b"}},)"
+                                        R"("spec":{"arguments":{"parameters":[)"
+                                        R"({"name":"github-app","value":"rex"}]}}})"));
+  // Built whole, the same review passes the cap on values and is refused.
+  const auto whole = parse_review(review, ReviewLimits{});
+  REQUIRE(std::holds_alternative<ReviewError>(whole));
+  CHECK_THAT(std::get<ReviewError>(whole).message, Catch::Contains("more than 200000 values"));
+  // Skipped parts are still JSON-checked.
+  auto broken = review;
+  broken.replace(broken.rfind("[],"), 3, "[,,");
+  CHECK(std::holds_alternative<ReviewError>(parse_review(broken, limits)));
 }

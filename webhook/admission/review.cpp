@@ -31,7 +31,21 @@ std::string reason_for(int code) {
 }  // namespace
 
 std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
-  auto parsed = util::parse_untrusted_json(body, limits.max_depth);
+  using Keep = util::JsonKeep;
+  static const Keep all;
+  const Keep request_fields{Keep::Mode::kMembers,
+                            {{"uid", &all},
+                             {"kind", &all},
+                             {"operation", &all},
+                             {"namespace", &all},
+                             {"name", &all},
+                             {"dryRun", &all},
+                             {"userInfo", &all},
+                             {"object", limits.object_fields ? limits.object_fields : &all}}};
+  const Keep review_fields{Keep::Mode::kMembers,
+                           {{"apiVersion", &all}, {"kind", &all}, {"request", &request_fields}}};
+  auto parsed =
+      util::parse_untrusted_json(body, limits.max_depth, &review_fields, limits.max_values);
   if (!parsed.value) return ReviewError{"body is not valid JSON: " + parsed.error};
   json& review = *parsed.value;
   if (!review.is_object()) return ReviewError{"body is not an AdmissionReview object"};

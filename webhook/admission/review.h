@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "util/json_text.h"
+
 namespace coderun::admission {
 
 struct GroupVersionKind {
@@ -32,6 +34,11 @@ struct ReviewError {
 
 struct ReviewLimits {
   size_t max_depth = 128;
+  size_t max_values = util::kDefaultMaxJsonValues;  // built from the review, all parts together
+  // What of request.object the caller reads (null: all of it). request.oldObject and the rest
+  // of the review are checked as JSON but never built: a 3 MiB review of empty arrays cost
+  // ~100 MB as a whole tree.
+  const util::JsonKeep* object_fields = nullptr;
 };
 
 // Decodes an AdmissionReview (admission.k8s.io/v1). Never throws.

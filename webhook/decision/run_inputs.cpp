@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "github/event_resolver.h"
+
 namespace coderun::decision {
 namespace {
 
@@ -102,6 +104,43 @@ bool workflow_is_served(const json& workflow, const std::vector<std::string>& te
   return std::any_of(parameters->begin(), parameters->end(), [](const json& parameter) {
     return parameter.is_object() && parameter.value("name", json()) == "github-app";
   });
+}
+
+const util::JsonKeep& run_object_fields() {
+  using Keep = util::JsonKeep;
+  static const Keep all;
+  static const Keep metadata{Keep::Mode::kMembers,
+                             {{"name", &all},
+                              {"generateName", &all},
+                              {"namespace", &all},
+                              {"labels", &all},
+                              {"annotations", &all}}};
+  // A Workflow's arguments and plumbing; a CodeRun's or DocsRun's whole spec as its schema
+  // (policy/coderun.schema.json, docsrun.schema.json) describes it, since the patched object is
+  // checked against that schema.
+  static const Keep spec{Keep::Mode::kMembers,
+                         {{"arguments", &all},
+                          {"workflowTemplateRef", &all},
+                          {"podSpecPatch", &all},
+                          {"volumes", &all},
+                          {"repo", &all},
+                          {"owner", &all},
+                          {"ref", &all},
+                          {"sha", &all},
+                          {"pullRequest", &all},
+                          {"prompts", &all},
+                          {"mcpRequirementsFile", &all},
+                          {"github", &all},
+                          {"workspace", &all},
+                          {"taskRef", &all},
+                          {"event", &github::event_fields()},
+                          {"initContainers", &all},
+                          {"volumeMounts", &all},
+                          {"docs", &all}}};
+  static const Keep object{
+      Keep::Mode::kMembers,
+      {{"apiVersion", &all}, {"kind", &all}, {"metadata", &metadata}, {"spec", &spec}}};
+  return object;
 }
 
 }  // namespace coderun::decision

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "decision/run_kind.h"
+#include "util/json_text.h"
 
 namespace coderun::decision {
 
@@ -35,5 +36,10 @@ RunInputs workflow_inputs(const nlohmann::json& workflow);
 // Whether the webhook serves this Workflow: its template is one of the policy's, or it carries a
 // github-app argument.
 bool workflow_is_served(const nlohmann::json& workflow, const std::vector<std::string>& templates);
+
+// Everything the decision reads of a Workflow, CodeRun or DocsRun (request.object), for the
+// review decoder: the rest of the object (a Workflow's templates, status...) is never built.
+// An embedded GitHub event object keeps only the event fields the resolver reads.
+const util::JsonKeep& run_object_fields();
 
 }  // namespace coderun::decision

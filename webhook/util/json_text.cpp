@@ -2,86 +2,171 @@
 
 #include <simdjson.h>
 
+#include <cstring>
 #include <memory>
+#include <vector>
 
 namespace coderun::util {
 namespace {
 
 using nlohmann::json;
 
-// Documents up to this size reuse a per-thread parser (its buffers stay allocated); larger ones
-// get a parser of their own, freed after, so a rare 3 MiB review does not pin 3 MiB per worker.
+// Documents up to this size reuse a per-thread parser and padded copy (their buffers stay
+// allocated); larger ones get their own, freed after, so a rare 3 MiB review does not pin
+// megabytes per worker.
 constexpr size_t kReusedCapacity = 256 * 1024;
+
+namespace od = simdjson::ondemand;
 
 class Converter {
  public:
-  explicit Converter(size_t max_depth) : max_depth_(max_depth) {}
+  Converter(size_t max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
 
-  bool convert(simdjson::dom::element element, json& out, size_t depth, const JsonKeep* keep) {
-    switch (element.type()) {
-      case simdjson::dom::element_type::ARRAY: {
+  // Checks `element` whole and builds it into `out` as `keep` says; out == nullptr: check only.
+  simdjson::error_code convert(od::value element, json* out, size_t depth, const JsonKeep* keep) {
+    od::json_type type;
+    if (const auto error = element.type().get(type)) return error;
+    switch (type) {
+      case od::json_type::array: {
         if (depth + 1 > max_depth_) return too_deep();
-        out = json::array();
-        if (keep != nullptr && keep->mode == JsonKeep::Mode::kPresence) return true;
-        const simdjson::dom::array array =
-            element.get_array().value_unsafe();  // a copy: the result is a temporary
-        for (const auto child : array) {
-          out.push_back(nullptr);
-          if (!convert(child, out.back(), depth + 1, keep)) return false;
+        od::array array;
+        if (const auto error = element.get_array().get(array)) return error;
+        if (out != nullptr) {
+          if (const auto error = built(json::array(), *out)) return error;
         }
-        return true;
+        const bool children = out != nullptr && !(keep && keep->mode == JsonKeep::Mode::kPresence);
+        for (auto child : array) {
+          od::value value;
+          if (const auto error = std::move(child).get(value)) return error;
+          json* slot = nullptr;
+          if (children) slot = &out->emplace_back();
+          if (const auto error = convert(value, slot, depth + 1, keep)) return error;
+        }
+        return simdjson::SUCCESS;
       }
-      case simdjson::dom::element_type::OBJECT: {
+      case od::json_type::object: {
         if (depth + 1 > max_depth_) return too_deep();
-        out = json::object();
-        if (keep != nullptr && keep->mode == JsonKeep::Mode::kPresence) return true;
-        const simdjson::dom::object object = element.get_object().value_unsafe();
-        for (const auto field : object) {
-          const JsonKeep* child_keep = nullptr;
+        od::object object;
+        if (const auto error = element.get_object().get(object)) return error;
+        if (out != nullptr) {
+          if (const auto error = built(json::object(), *out)) return error;
+        }
+        const bool children = out != nullptr && !(keep && keep->mode == JsonKeep::Mode::kPresence);
+        for (auto member : object) {
+          od::field field;
+          if (const auto error = std::move(member).get(field)) return error;
+          std::string_view key;
+          if (const auto error = field.unescaped_key().get(key)) return error;
+          const JsonKeep* child_keep = keep;
+          bool wanted = children;
           if (keep != nullptr && keep->mode == JsonKeep::Mode::kMembers) {
-            const auto found = keep->members.find(field.key);
-            if (found == keep->members.end()) continue;
-            child_keep = found->second;
+            const auto found = keep->members.find(key);
+            child_keep = found != keep->members.end() ? found->second : keep->others;
+            wanted = wanted && child_keep != nullptr;
           }
-          if (!convert(field.value, out[std::string(field.key)], depth + 1, child_keep))
-            return false;
+          json* slot = wanted ? &(*out)[std::string(key)] : nullptr;
+          if (const auto error = convert(field.value(), slot, depth + 1, child_keep)) return error;
         }
-        return true;
+        return simdjson::SUCCESS;
       }
-      case simdjson::dom::element_type::INT64: {
-        // nlohmann keeps non-negative integers unsigned; so does this conversion.
-        const int64_t value = element.get_int64().value_unsafe();
-        out = value >= 0 ? json(static_cast<uint64_t>(value)) : json(value);
-        return true;
+      case od::json_type::number: {
+        od::number number;
+        if (const auto error = element.get_number().get(number)) return error;
+        if (out == nullptr) return simdjson::SUCCESS;
+        switch (number.get_number_type()) {
+          case od::number_type::signed_integer: {
+            // nlohmann keeps non-negative integers unsigned; so does this conversion.
+            const int64_t value = number.get_int64();
+            return built(value >= 0 ? json(static_cast<uint64_t>(value)) : json(value), *out);
+          }
+          case od::number_type::unsigned_integer:
+            return built(json(number.get_uint64()), *out);
+          default:
+            return built(json(number.get_double()), *out);
+        }
       }
-      case simdjson::dom::element_type::UINT64:
-        out = element.get_uint64().value_unsafe();
-        return true;
-      case simdjson::dom::element_type::DOUBLE:
-        out = element.get_double().value_unsafe();
-        return true;
-      case simdjson::dom::element_type::STRING:
-        out = std::string(element.get_string().value_unsafe());
-        return true;
-      case simdjson::dom::element_type::BOOL:
-        out = element.get_bool().value_unsafe();
-        return true;
-      case simdjson::dom::element_type::NULL_VALUE:
-        out = nullptr;
-        return true;
+      case od::json_type::string: {
+        std::string_view text;
+        if (const auto error = element.get_string().get(text)) return error;
+        return out == nullptr ? simdjson::SUCCESS : built(json(std::string(text)), *out);
+      }
+      case od::json_type::boolean: {
+        bool value = false;
+        if (const auto error = element.get_bool().get(value)) return error;
+        return out == nullptr ? simdjson::SUCCESS : built(json(value), *out);
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (const auto error = element.is_null().get(is_null)) return error;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        return out == nullptr ? simdjson::SUCCESS : built(json(nullptr), *out);
+      }
     }
-    return true;
+    return simdjson::INCORRECT_TYPE;
+  }
+
+  // A document that is a single scalar: On-Demand reads it through the document itself.
+  simdjson::error_code convert_scalar(od::document& document, json& out) {
+    od::json_type type;
+    if (const auto error = document.type().get(type)) return error;
+    switch (type) {
+      case od::json_type::number: {
+        od::number number;
+        if (const auto error = document.get_number().get(number)) return error;
+        if (number.is_int64()) {
+          const int64_t value = number.get_int64();
+          out = value >= 0 ? json(static_cast<uint64_t>(value)) : json(value);
+        } else if (number.is_uint64()) {
+          out = number.get_uint64();
+        } else {
+          out = number.get_double();
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::string: {
+        std::string_view text;
+        if (const auto error = document.get_string().get(text)) return error;
+        out = std::string(text);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::boolean: {
+        bool value = false;
+        if (const auto error = document.get_bool().get(value)) return error;
+        out = value;
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (const auto error = document.is_null().get(is_null)) return error;
+        out = nullptr;
+        return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+      }
+      default:
+        return simdjson::INCORRECT_TYPE;
+    }
   }
 
   const std::string& error() const { return error_; }
 
  private:
-  bool too_deep() {
+  simdjson::error_code built(json value, json& out) {
+    if (++values_ > max_values_) {
+      error_ = "JSON has more than " + std::to_string(max_values_) +
+               " values in the parts the webhook reads";
+      return simdjson::CAPACITY;
+    }
+    out = std::move(value);
+    return simdjson::SUCCESS;
+  }
+
+  simdjson::error_code too_deep() {
     error_ = "JSON nested more than " + std::to_string(max_depth_) + " levels deep";
-    return false;
+    return simdjson::DEPTH_ERROR;
   }
 
   size_t max_depth_;
+  size_t max_values_;
+  size_t values_ = 0;
   std::string error_;
 };
 
@@ -98,29 +183,49 @@ void append_json(std::string& out, const nlohmann::json& value) {
   serializer.dump(value, false, false, 0);
 }
 
-JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
-                                     const JsonKeep* keep) {
+JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, const JsonKeep* keep,
+                                     size_t max_values) {
   JsonParseResult result;
-  // One parser per worker thread, reused: a scratch buffer owned by the thread, not shared state.
-  thread_local simdjson::dom::parser reused(kReusedCapacity);
-  std::unique_ptr<simdjson::dom::parser> own;
-  simdjson::dom::parser* parser = &reused;
+  // One parser and one padded copy per worker thread, reused: scratch owned by the thread.
+  thread_local od::parser reused_parser(kReusedCapacity);
+  thread_local std::vector<char> reused_copy;
+  std::unique_ptr<od::parser> own_parser;
+  std::vector<char> own_copy;
+  od::parser* parser = &reused_parser;
+  std::vector<char>* copy = &reused_copy;
   if (text.size() > kReusedCapacity) {
-    own = std::make_unique<simdjson::dom::parser>(text.size());
-    parser = own.get();
+    own_parser = std::make_unique<od::parser>(text.size());
+    parser = own_parser.get();
+    copy = &own_copy;
   }
-  simdjson::dom::element root;
-  if (const auto error = parser->parse(text.data(), text.size()).get(root);
-      error != simdjson::SUCCESS) {
-    result.error = simdjson::error_message(error);
-    if (error == simdjson::DEPTH_ERROR) result.error = "JSON nested too deep: " + result.error;
-    return result;
-  }
-  Converter converter(max_depth);
+  copy->resize(text.size() + simdjson::SIMDJSON_PADDING);
+  if (!text.empty()) std::memcpy(copy->data(), text.data(), text.size());
+
+  Converter converter(max_depth, max_values);
   json value;
-  if (!converter.convert(root, value, 0, keep)) {
-    result.error = converter.error();
+  const auto failure = [&](simdjson::error_code error) {
+    result.error = !converter.error().empty() ? converter.error()
+                                              : std::string(simdjson::error_message(error));
     return result;
+  };
+  od::document document;
+  if (const auto error =
+          parser->iterate(simdjson::padded_string_view(copy->data(), text.size(), copy->size()))
+              .get(document)) {
+    return failure(error);
+  }
+  bool scalar = false;
+  if (const auto error = document.is_scalar().get(scalar)) return failure(error);
+  if (scalar) {
+    if (const auto error = converter.convert_scalar(document, value)) return failure(error);
+  } else {
+    od::value root;
+    if (const auto error = document.get_value().get(root)) return failure(error);
+    if (const auto error = converter.convert(root, &value, 0, keep)) return failure(error);
+  }
+  // Something after the root value: the location is still in bounds.
+  if (document.current_location().error() == simdjson::SUCCESS) {
+    return failure(simdjson::TRAILING_CONTENT);
   }
   result.value = std::move(value);
   return result;

@@ -29,12 +29,21 @@ struct JsonKeep {
   };
   Mode mode = Mode::kAll;
   std::map<std::string, const JsonKeep*, std::less<>> members;
+  const JsonKeep* others = nullptr;  // kMembers: what unlisted members get; null: skipped
 };
 
-// Parses untrusted JSON text: never throws; refuses invalid UTF-8 and documents nested deeper
-// than max_depth (so nothing built from it recurses without bound). simdjson does the parsing;
-// the result is an nlohmann::json, pruned to `keep` when given.
+// What one document may build: past it, parsing stops with an error. Each value built costs
+// 50-150 bytes in nlohmann::json; 200,000 of them stay within ~25 MB.
+constexpr size_t kDefaultMaxJsonValues = 200'000;
+
+// Parses untrusted JSON text: never throws; refuses invalid JSON anywhere in the document (the
+// skipped parts are checked too), invalid UTF-8, documents nested deeper than max_depth (so
+// nothing built from it recurses without bound) and documents that would build more than
+// max_values values. simdjson's On-Demand API does the parsing, so skipped parts are checked and
+// never built (a DOM of the whole text cost ~12 bytes per byte of a structure-dense document).
+// The result is an nlohmann::json, pruned to `keep` when given.
 JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
-                                     const JsonKeep* keep = nullptr);
+                                     const JsonKeep* keep = nullptr,
+                                     size_t max_values = kDefaultMaxJsonValues);
 
 }  // namespace coderun::util
