@@ -53,6 +53,43 @@ TEST_CASE("a keep tree prunes what is not read") {
         nlohmann::json::parse(R"({"head":{"ref":"x"},"comment":{},"list":[{"ref":"a"}]})"));
 }
 
+TEST_CASE("parts a keep tree skips are still checked, never built") {
+  const JsonKeep all;
+  const JsonKeep root{JsonKeep::Mode::kMembers, {{"a", &all}}};
+  for (const std::string skipped : {"[1,}", "{\"x\" 1}", "nul", "\"bad\\x\"", "[1]]"}) {
+    INFO(skipped);
+    CHECK_FALSE(parse_untrusted_json(R"({"a":1,"b":)" + skipped + "}", 16, &root).value);
+  }
+  CHECK_FALSE(parse_untrusted_json(R"({"a":1} trailing)", 16, &root).value);
+  // Nested deeper than the limit in a skipped part: refused all the same.
+  CHECK_FALSE(parse_untrusted_json(
+                  R"({"a":1,"b":)" + std::string(40, '[') + std::string(40, ']') + "}", 16, &root)
+                  .value);
+}
+
+TEST_CASE("members a keep tree does not list get its `others` node") {
+  const JsonKeep all;
+  const JsonKeep presence{JsonKeep::Mode::kPresence, {}};
+  JsonKeep root{JsonKeep::Mode::kMembers, {{"a", &all}}};
+  root.others = &presence;
+  const auto parsed = parse_untrusted_json(R"({"a":[1],"b":[2,3],"c":"s"})", 16, &root);
+  REQUIRE(parsed.value);
+  CHECK(*parsed.value == nlohmann::json::parse(R"({"a":[1],"b":[],"c":"s"})"));
+}
+
+TEST_CASE("what one document builds is capped; what it skips is not counted") {
+  std::string many = "[";
+  for (int i = 0; i < 1000; ++i) many += "[],";
+  many += "[]]";
+  const auto capped = parse_untrusted_json(many, 16, nullptr, 500);
+  REQUIRE_FALSE(capped.value);
+  CHECK_THAT(capped.error, Catch::Contains("more than 500 values"));
+  CHECK(parse_untrusted_json(many, 16, nullptr, 1001 + 1).value);
+  const JsonKeep all;
+  const JsonKeep root{JsonKeep::Mode::kMembers, {{"a", &all}}};
+  CHECK(parse_untrusted_json(R"({"a":1,"b":)" + many + "}", 16, &root, 5).value);
+}
+
 TEST_CASE("YAML converts to JSON with core-schema scalars") {
   const auto value = yaml_to_json("a: 1\nb: 'quoted'\nc: true\nd: [x, 2.5]\ne: ~\nf: \"7\"\n");
   CHECK(value["a"] == 1);

@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/policy_flags.h"
+#include "decision/run_inputs.h"
 #include "kube/api_client.h"
 #include "kube/event_recorder.h"
 #include "kube/kube_config.h"
@@ -262,6 +263,7 @@ int serve_command(const std::vector<std::string>& flags) {
       args.get_number("max-buffered-bytes", static_cast<long>(server::kDefaultMaxBufferedBytes)));
   options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
   options.read_timeout = std::chrono::seconds(args.get_number("read-timeout", 10));
+  options.review.object_fields = &decision::run_object_fields();
   server::Endpoints endpoints;
   endpoints.mutate = [&service](const admission::Request& request) {
     return service.handle(request, decision::Phase::kMutate);
