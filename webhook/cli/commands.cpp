@@ -17,7 +17,7 @@ Usage:
                           [--log-level info] [--metrics-addr 0.0.0.0] [--metrics-port 9090 (-1: off)]
                           [--kubeconfig FILE] [--max-body-bytes N] [--shutdown-delay SECONDS]
                           [--read-timeout SECONDS] [--max-connections 512]
-                          [--max-buffered-bytes 41943040]
+                          [--max-buffered-bytes 50331648]
   coderun-webhook review  -f admissionreview.json|yaml [--validate] [--policy FILE] [--prompts-dir DIR]
   coderun-webhook mutate  -f workflow.yaml|json [--event event.json] [--policy FILE] [--prompts-dir DIR] [--json]
   coderun-webhook resolve -f event.json [--event-type TYPE]

@@ -9,12 +9,11 @@
 
 namespace coderun::server {
 
-// Sized for the Deployment's 128 MiB memory limit (README, "Memory under hostile load"): a
-// connection costs up to 43 KiB while its TLS handshake is in progress (18 KiB idle afterwards),
-// buffered requests are held to the budget, and two 3 MiB decisions at once need about 42 MiB
-// beyond their bodies.
+// Sized for the Deployment's 128 MiB memory limit (README, "Memory under hostile load"): 12 MiB
+// at rest, this budget, two 3 MiB decisions at once (about 9 MiB each beyond their bodies), and
+// up to 40 KiB per connection while its TLS handshake is in progress (18 KiB idle afterwards).
 inline constexpr size_t kDefaultMaxConnections = 512;
-inline constexpr size_t kDefaultMaxBufferedBytes = 40 << 20;
+inline constexpr size_t kDefaultMaxBufferedBytes = 48 << 20;
 
 struct HttpsOptions {
   std::string address = "0.0.0.0";
