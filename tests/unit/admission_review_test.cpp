@@ -124,3 +124,32 @@ TEST_CASE("only what the decision reads of request.object is built; oldObject ne
   broken.replace(broken.rfind("[],"), 3, "[,,");
   CHECK(std::holds_alternative<ReviewError>(parse_review(broken, limits)));
 }
+
+TEST_CASE("warnings are bounded as the API server bounds them") {
+  std::vector<std::string> many;
+  for (int i = 0; i < 60'000; ++i)
+    many.push_back("parameter p" + std::to_string(i) + " is given twice");
+  many.push_back(many.front());
+  const auto kept = bounded_warnings(many);
+  size_t total = 0;
+  for (const auto& warning : kept) {
+    CHECK(warning.size() <= kMaxWarningBytes);
+    total += warning.size();
+  }
+  CHECK(total <= kMaxWarningsBytes);
+  CHECK(kept.front() == "parameter p0 is given twice");
+  CHECK_THAT(kept.back(), Catch::Matches(R"(\d+ more warnings not shown)"));
+  CHECK(std::stoul(kept.back()) + kept.size() - 1 == 60'000);  // the repeated one is not counted
+
+  // Long ones are cut on a character boundary, with an ellipsis.
+  const auto cut = bounded_warnings({std::string(118, 'a') + "\xC3\xA9\xC3\xA9"});
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0].size() <= kMaxWarningBytes);
+  CHECK(cut[0].substr(cut[0].size() - 3) == "...");
+  CHECK(nlohmann::json(cut[0]).dump().find("\\ufffd") == std::string::npos);
+
+  Response response = Response::allow("u");
+  response.warnings = many;
+  const auto encoded = nlohmann::json::parse(encode_review(response, "admission.k8s.io/v1"));
+  CHECK(encoded["response"]["warnings"].dump().size() < 4096 + 1024);
+}

@@ -462,3 +462,23 @@ TEST_CASE("a Workflow's taskRef must stay relative") {
   CHECK_FALSE(decision.response.allowed);
   CHECK(decision.rule == "safe-value:taskRef");
 }
+
+TEST_CASE("a parameter the webhook reads or fills, given twice, is refused by name") {
+  for (const std::string name : {"ref", "github-app", "event", "repoFullName", "taskRef"}) {
+    INFO(name);
+    json parameters = params({{"github-app", "rex"}, {"repoFullName", "a/b"}});
+    parameters.push_back({{"name", name}, {"value", ""}});
+    parameters.push_back({{"name", name}, {"value", "$(id)"}});
+    const auto decision = mutate(workflow_with(parameters));
+    CHECK_FALSE(decision.response.allowed);
+    CHECK(decision.rule == "duplicate-parameter");
+    CHECK_THAT(decision.response.message, Catch::Contains("parameter " + name + " is given more"));
+  }
+  // Parameters the webhook neither reads nor fills: a warning, once per name.
+  json parameters = params({{"github-app", "rex"}, {"repoFullName", "a/b"}});
+  for (int i = 0; i < 3; ++i) parameters.push_back({{"name", "note"}, {"value", "x"}});
+  const auto decision = mutate(workflow_with(parameters));
+  CHECK(decision.response.allowed);
+  CHECK(std::count(decision.response.warnings.begin(), decision.response.warnings.end(),
+                   "parameter note is given twice; the first is used") == 1);
+}

@@ -1,5 +1,7 @@
 #include "admission/review.h"
 
+#include <set>
+
 #include "util/base64.h"
 #include "util/json_text.h"
 
@@ -83,6 +85,33 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
   return request;
 }
 
+std::vector<std::string> bounded_warnings(const std::vector<std::string>& warnings) {
+  constexpr std::string_view kEllipsis = "...";
+  constexpr size_t kSummaryReserve = 64;
+  std::vector<std::string> kept;
+  std::set<std::string_view> seen;
+  size_t total = 0;
+  size_t left_out = 0;
+  for (const auto& warning : warnings) {
+    if (!seen.insert(warning).second) continue;
+    std::string text = warning;
+    if (text.size() > kMaxWarningBytes) {
+      size_t cut = kMaxWarningBytes - kEllipsis.size();
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      text.resize(cut);
+      text += kEllipsis;
+    }
+    if (left_out > 0 || total + text.size() + kSummaryReserve > kMaxWarningsBytes) {
+      ++left_out;
+      continue;
+    }
+    total += text.size();
+    kept.push_back(std::move(text));
+  }
+  if (left_out > 0) kept.push_back(std::to_string(left_out) + " more warnings not shown");
+  return kept;
+}
+
 nlohmann::json Response::patch_operations() const {
   return patch.empty() ? nlohmann::json::array() : nlohmann::json::parse(patch);
 }
@@ -124,7 +153,9 @@ std::string encode_review(const Response& response, std::string_view api_version
     out += util::base64_encode(response.patch);
     out += '"';
   }
-  if (!response.warnings.empty()) out += R"(,"warnings":)" + util::dump_json(response.warnings);
+  if (!response.warnings.empty()) {
+    out += R"(,"warnings":)" + util::dump_json(bounded_warnings(response.warnings));
+  }
   if (!response.audit_annotations.empty()) {
     out += R"(,"auditAnnotations":)" + util::dump_json(response.audit_annotations);
   }

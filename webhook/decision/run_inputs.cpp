@@ -40,17 +40,23 @@ RunInputs workflow_inputs(const json& workflow) {
   inputs.kind = RunKind::kWorkflow;
   const json* parameters = workflow_parameters(workflow);
   if (parameters == nullptr) return inputs;
-  std::map<std::string, bool> seen;
+  std::map<std::string, int> seen;  // name -> times given
   for (const auto& parameter : *parameters) {
     if (!parameter.is_object()) continue;
     const auto name_it = parameter.find("name");
     if (name_it == parameter.end() || !name_it->is_string()) continue;
     const std::string name = name_it->get<std::string>();
-    if (seen[name]) {
-      inputs.warnings.push_back("parameter " + name + " is given twice; the first is used");
+    if (++seen[name] > 1) {
+      if (seen[name] > 2) continue;  // reported once
+      const bool read =
+          name == "github-app" || name == "event" || name == "taskRef" || is_field(name);
+      if (read) {
+        inputs.duplicated.push_back(name);
+      } else {
+        inputs.warnings.push_back("parameter " + name + " is given twice; the first is used");
+      }
       continue;
     }
-    seen[name] = true;
     const auto value_it = parameter.find("value");
     std::optional<std::string> value;
     if (value_it != parameter.end() && !value_it->is_null() && name != "event") {

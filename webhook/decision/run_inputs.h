@@ -28,6 +28,10 @@ struct RunInputs {
   std::vector<std::string> warnings;           // inputs that were ignored, and why
   // Paths the user set that must stay relative and inside their directory (taskRef, ...).
   std::map<std::string, std::string> relative_paths;
+  // Parameters the webhook reads or fills that are given more than once: which one Argo and the
+  // pod steps would use is not for the webhook to guess (an empty `ref` it fills, then a second
+  // `ref` carrying a command).
+  std::vector<std::string> duplicated;
 };
 
 // Reads spec.arguments.parameters of an Argo Workflow. A parameter with valueFrom counts as set.

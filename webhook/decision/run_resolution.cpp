@@ -134,6 +134,15 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
   RunResolution result;
   result.warnings = inputs.warnings;
   result.app = inputs.app.value_or("");
+  if (!inputs.duplicated.empty()) {
+    std::string names;
+    for (const auto& name : inputs.duplicated) names += (names.empty() ? "" : ", ") + name;
+    result.denial = Denial{"Error: parameter " + names +
+                               " is given more than once; give each parameter once, so that "
+                               "the value checked is the value used",
+                           "duplicate-parameter"};
+    return result;
+  }
   if (!policy.allows_app(result.app)) {
     result.denial = Denial{"Error: Invalid github-app '" + result.app +
                                "'. Must be one of: " + policy.allowed_apps_text(),
