@@ -10,7 +10,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
       libspdlog-dev libyaml-cpp-dev libyaml-dev prometheus-cpp-dev libsimdjson-dev \
     && cd /tmp && apt-get download libvalijson-dev \
-    && mkdir -p /src/build/_deps/valijson && dpkg-deb -x /tmp/libvalijson-dev_*.deb /src/build/_deps/valijson \
+    && mkdir -p /opt/valijson && dpkg-deb -x /tmp/libvalijson-dev_*.deb /opt/valijson \
     && rm -rf /var/lib/apt/lists/* /tmp/*.deb
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -18,11 +18,14 @@ COPY webhook webhook
 COPY policy policy
 # valijson is header-only: its headers only (above), not its package's Qt5/Poco dependencies.
 # RelWithDebInfo (-O2), stripped: the flags `make build` tests and benchmarks (gcc 12's -O3 also
-# trips a -Wrestrict false positive in valijson's headers).
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null \
+# trips a -Wrestrict false positive in valijson's headers). The build tree is a cache mount kept
+# between builds (BuildKit and buildah): when sources change, only what they touch is recompiled.
+RUN --mount=type=cache,target=/src/build,id=coderun-webhook-build,sharing=locked \
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+      -DVALIJSON_INCLUDE_DIR=/opt/valijson/usr/include >/dev/null \
     && cmake --build build -j"$(nproc)" --target coderun-webhook \
-    && strip build/coderun-webhook \
-    && build/coderun-webhook --version
+    && strip -o /usr/local/bin/coderun-webhook build/coderun-webhook \
+    && /usr/local/bin/coderun-webhook --version
 
 FROM debian:bookworm-slim
 # The shared libraries the binary links (ldd build/coderun-webhook); no shell tools are added.
@@ -30,7 +33,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       libcpp-httplib0.11 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
       libsimdjson14 libyaml-0-2 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
-COPY --from=build /src/build/coderun-webhook /usr/local/bin/coderun-webhook
+COPY --from=build /usr/local/bin/coderun-webhook /usr/local/bin/coderun-webhook
 COPY policy/policy.yaml /etc/webhook/policy/policy.yaml
 COPY policy/prompts /etc/agents
 USER 65532:65532
