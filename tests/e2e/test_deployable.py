@@ -128,13 +128,49 @@ class Manifests(unittest.TestCase):
         service = next(d for d in docs if d["kind"] == "Service")
         self.assertEqual(service["spec"]["ports"][0]["port"], 443)
 
+    def test_base_network_policy_admits_no_pod(self):
+        """No placeholder range that could hold the pod network: the base admits nothing."""
+        policy = next(d for d in raw_documents(os.path.join(MANIFESTS, "base")) if d["kind"] == "NetworkPolicy")
+        blocks = [peer["ipBlock"]["cidr"] for rule in policy["spec"]["ingress"] for peer in rule["from"] if "ipBlock" in peer]
+        blocks += [peer["ipBlock"]["cidr"] for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer]
+        self.assertEqual(blocks, ["192.0.2.1/32", "192.0.2.1/32"])
+
     @unittest.skipUnless(KUBECTL, "kubectl is not installed: rendering with kustomize is not checked (the raw files are)")
-    def test_rendered_base_and_overlays(self):
-        self.check_documents(render(MANIFESTS))
-        self.check_documents(render(os.path.join(MANIFESTS, "overlays", "cert-manager")))
+    def test_overlays_require_the_api_server_addresses(self):
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "manifests")
             shutil.copytree(MANIFESTS, copy)
+            certs = os.path.join(copy, "overlays", "self-signed", "certs")
+            os.makedirs(certs)
+            for name in ("tls.crt", "tls.key", "ca.crt"):
+                open(os.path.join(certs, name), "w").close()
+            with open(os.path.join(certs, "ca-bundle.yaml"), "w") as f:
+                f.write("- {op: add, path: /webhooks/0/clientConfig/caBundle, value: eA==}\n")
+            for overlay in ("self-signed", "cert-manager"):
+                with self.subTest(overlay):
+                    out = subprocess.run([KUBECTL, "kustomize", os.path.join(copy, "overlays", overlay)],
+                                         capture_output=True, text=True)
+                    self.assertNotEqual(out.returncode, 0)
+                    self.assertIn("data.apiServerCIDR` is missing", out.stderr)
+
+    @unittest.skipUnless(KUBECTL, "kubectl is not installed: rendering with kustomize is not checked (the raw files are)")
+    def test_rendered_base_and_overlays(self):
+        self.check_documents(render(MANIFESTS))
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "manifests")
+            shutil.copytree(MANIFESTS, copy)
+            for overlay in ("self-signed", "cert-manager"):
+                settings = os.path.join(copy, "overlays", overlay, "cluster.yaml")
+                with open(settings) as f:
+                    text = f.read()
+                with open(settings, "w") as f:
+                    f.write(text.replace("data: {}", "data:\n  apiServerCIDR: 172.18.0.2/32"))
+            docs = render(os.path.join(copy, "overlays", "cert-manager"))
+            self.check_documents(docs)
+            policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+            self.assertEqual(policy["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"], "172.18.0.2/32")
+            self.assertEqual(policy["spec"]["egress"][0]["to"][0]["ipBlock"]["cidr"], "172.18.0.2/32")
+            self.assertFalse([d for d in docs if d["metadata"]["name"] == "coderun-webhook-cluster"])
             certs = os.path.join(copy, "overlays", "self-signed", "certs")
             subprocess.run([os.path.join(SOURCE_DIR, "certs", "make-certs.sh"), "--out", certs,
                             "--ca-bundle-patch", os.path.join(certs, "ca-bundle.yaml")], check=True, stdout=subprocess.DEVNULL)
