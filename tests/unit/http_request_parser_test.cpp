@@ -261,7 +261,7 @@ TEST_CASE("Transfer-Encoding on HTTP/1.0 is refused") {
   CHECK(verdict("POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nok") == 0);
 }
 
-TEST_CASE("HTTP/1.1 needs exactly one Host; HTTP/1.0 at most one") {
+TEST_CASE("HTTP/1.1 needs exactly one Host, HTTP/1.0 at most one") {
   CHECK(verdict("GET / HTTP/1.1\r\n\r\n") == 400);
   CHECK(verdict("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n") == 400);
   CHECK(verdict("GET / HTTP/1.1\r\nhost: a\r\nHOST: b\r\n\r\n") == 400);
@@ -288,7 +288,7 @@ TEST_CASE("trailers are bounded in size and number, and must be well formed") {
   CHECK(verdict(kChunkedHead + std::string("1\r\na\r\n0\r\nX-T: a\0b\r\n\r\n", 21)) == 400);
 }
 
-TEST_CASE("a large joined chunked body is freed by reset; a small one keeps its memory") {
+TEST_CASE("a large joined chunked body is freed by reset, a small one keeps its memory") {
   HttpRequestParser parser{HttpLimits{}};
   const std::string data(200 * 1024, 'x');
   char size_line[32];
