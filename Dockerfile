@@ -7,7 +7,7 @@
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
+      g++ ccache cmake make pkg-config libcpp-httplib-dev libssl-dev nlohmann-json3-dev \
       libspdlog-dev libyaml-cpp-dev libyaml-dev prometheus-cpp-dev libsimdjson-dev \
     && cd /tmp && apt-get download libvalijson-dev \
     && mkdir -p /opt/valijson && dpkg-deb -x /tmp/libvalijson-dev_*.deb /opt/valijson \
@@ -18,14 +18,16 @@ COPY webhook webhook
 COPY policy policy
 # valijson is header-only: its headers only (above), not its package's Qt5/Poco dependencies.
 # RelWithDebInfo (-O2), stripped: the flags `make build` tests and benchmarks (gcc 12's -O3 also
-# trips a -Wrestrict false positive in valijson's headers). The build tree is a cache mount kept
-# between builds (BuildKit and buildah): when sources change, only what they touch is recompiled.
-RUN --mount=type=cache,target=/src/build,id=coderun-webhook-build,sharing=locked \
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
-      -DVALIJSON_INCLUDE_DIR=/opt/valijson/usr/include >/dev/null \
+# trips a -Wrestrict false positive in valijson's headers). ccache's directory is a cache mount
+# kept between builds (BuildKit and buildah): when sources change, what they do not touch comes from
+# the cache (by content, so a build tree older or newer than the sources cannot mislead it).
+RUN --mount=type=cache,target=/ccache,id=coderun-webhook-ccache,sharing=locked \
+    export CCACHE_DIR=/ccache \
+    && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DVALIJSON_INCLUDE_DIR=/opt/valijson/usr/include >/dev/null \
     && cmake --build build -j"$(nproc)" --target coderun-webhook \
     && strip -o /usr/local/bin/coderun-webhook build/coderun-webhook \
-    && /usr/local/bin/coderun-webhook --version
+    && /usr/local/bin/coderun-webhook --version && ccache --show-stats | grep -iE 'hits|misses' | head -3
 
 FROM debian:bookworm-slim
 # The shared libraries the binary links (ldd build/coderun-webhook); no shell tools are added.
