@@ -58,14 +58,15 @@ sanitize: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer (clang, ASan + UBSan) over AdmissionReview decoding, the decision and the event
-# resolver, seeded from tests/fixtures, for FUZZ_SECONDS; then over the HTTP request parser
-# for a quarter of that. A crash is saved in $(BUILD)-fuzz/findings: copy it into
-# tests/fuzz/regressions/ (or http-seeds/) to keep it fixed.
+# resolver, seeded from tests/fixtures, for FUZZ_SECONDS; then over the HTTP request parser and
+# the YAML converter (podSpecPatch) for a quarter of that each (-rss_limit_mb=512 there: any
+# expansion would trip it). A crash is saved in $(BUILD)-fuzz/findings: copy it into
+# tests/fuzz/regressions/ (or http-seeds/, yaml-seeds/) to keep it fixed.
 FUZZ_SECONDS ?= 120
 fuzz: deps
 	CXX=clang++ cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODERUN_FUZZ=ON -DBUILD_TESTING=OFF \
 	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_admission fuzz_http
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_admission fuzz_http fuzz_yaml
 	/usr/bin/python3 tests/fuzz/make_corpus.py tests/fixtures $(BUILD)-fuzz/seeds
 	mkdir -p $(BUILD)-fuzz/corpus $(BUILD)-fuzz/findings
 	$(BUILD)-fuzz/fuzz_admission -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 -rss_limit_mb=2048 \
@@ -74,6 +75,9 @@ fuzz: deps
 	mkdir -p $(BUILD)-fuzz/http-corpus
 	$(BUILD)-fuzz/fuzz_http -max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -max_len=16384 -timeout=10 \
 	  -artifact_prefix=$(BUILD)-fuzz/findings/ -print_final_stats=1 $(BUILD)-fuzz/http-corpus tests/fuzz/http-seeds
+	mkdir -p $(BUILD)-fuzz/yaml-corpus
+	$(BUILD)-fuzz/fuzz_yaml -max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -max_len=65536 -timeout=10 -rss_limit_mb=512 \
+	  -artifact_prefix=$(BUILD)-fuzz/findings/ -print_final_stats=1 $(BUILD)-fuzz/yaml-corpus tests/fuzz/yaml-seeds
 
 # The long soak: 60 s of concurrent keep-alive clients (SOAK_SECONDS, SOAK_CLIENTS).
 SOAK_SECONDS ?= 60

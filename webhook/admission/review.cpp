@@ -89,23 +89,29 @@ std::vector<std::string> bounded_warnings(const std::vector<std::string>& warnin
   constexpr std::string_view kEllipsis = "...";
   constexpr size_t kSummaryReserve = 64;
   std::vector<std::string> kept;
-  std::set<std::string_view> seen;
-  size_t total = 0;
+  std::set<std::string> seen;
+  size_t total = 0;  // as written in JSON, escapes included
   size_t left_out = 0;
   for (const auto& warning : warnings) {
-    if (!seen.insert(warning).second) continue;
+    // Control characters (a parameter name can carry them) become '?': one byte on the wire,
+    // as the API server's warning headers allow, instead of a six-byte \u escape.
     std::string text = warning;
+    for (auto& c : text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
     if (text.size() > kMaxWarningBytes) {
       size_t cut = kMaxWarningBytes - kEllipsis.size();
       while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
       text.resize(cut);
       text += kEllipsis;
     }
-    if (left_out > 0 || total + text.size() + kSummaryReserve > kMaxWarningsBytes) {
+    if (!seen.insert(text).second) continue;                                  // identical, once cut
+    const size_t written = util::dump_json(nlohmann::json(text)).size() + 1;  // quotes, comma
+    if (left_out > 0 || total + written + kSummaryReserve > kMaxWarningsBytes) {
       ++left_out;
       continue;
     }
-    total += text.size();
+    total += written;
     kept.push_back(std::move(text));
   }
   if (left_out > 0) kept.push_back(std::to_string(left_out) + " more warnings not shown");

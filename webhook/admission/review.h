@@ -62,10 +62,11 @@ struct Response {
   static Response deny(std::string uid, std::string message, int code = 403);
 };
 
-// The warnings as the API server will keep them: each at most kMaxWarningBytes (cut on a UTF-8
-// boundary, "..." added), identical ones once, kMaxWarningsBytes in all, the rest summed up in a
-// last "N more warnings not shown". Kubernetes drops warnings past 4 KiB in all and truncates
-// long ones; 60,000 duplicate parameters once made a 3 MB answer.
+// The warnings as the API server will keep them: control characters replaced, each at most
+// kMaxWarningBytes (cut on a UTF-8 boundary, "..." added), identical ones once, kMaxWarningsBytes
+// in all as written in JSON, the rest summed up in a last "N more warnings not shown". Kubernetes
+// drops warnings past 4 KiB in all and truncates long ones; 60,000 duplicate parameters once made a
+// 3 MB answer.
 constexpr size_t kMaxWarningBytes = 120;
 constexpr size_t kMaxWarningsBytes = 4096;
 std::vector<std::string> bounded_warnings(const std::vector<std::string>& warnings);

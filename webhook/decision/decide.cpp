@@ -93,7 +93,8 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
 
   admission::Response& response = decision.response;
   response.uid = request.uid;
-  response.warnings = resolution.warnings;
+  // Bounded here, not only on the wire: the log line and the Event carry them too.
+  response.warnings = admission::bounded_warnings(resolution.warnings);
   response.audit_annotations["github-app"] = resolution.app;
   if (const auto* repo = resolution.find("repoFullName"))
     response.audit_annotations["repo"] = repo->value;
@@ -102,7 +103,7 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
 
   if (resolution.denial) {
     response = admission::Response::deny(request.uid, resolution.denial->message, 403);
-    response.warnings = resolution.warnings;
+    response.warnings = admission::bounded_warnings(resolution.warnings);
     response.audit_annotations = {
         {"decision", "denied"}, {"rule", resolution.denial->rule}, {"github-app", resolution.app}};
     decision.outcome = "denied";

@@ -84,10 +84,12 @@ ReadPatch read_pod_spec_patch(std::string_view text) {
   }
   util::YamlLimits limits;
   limits.max_nodes = 20'000;
-  limits.refuse_unquoted_argo_expressions = true;
+  limits.argo_expressions_double_quoted = true;
   auto parsed = util::parse_yaml(text, limits);
   if (parsed.value) return {std::move(parsed.value), {}};
-  return {std::nullopt, "holds " + parsed.error};
+  return {std::nullopt,
+          "holds " + parsed.error +
+              (argo_expressions ? " (an Argo expression {{...}} must be in double quotes)" : "")};
 }
 
 // Adds the initContainer and the main container's mounts; returns whether anything was added.

@@ -48,7 +48,7 @@ ParsedEvent parse_event_argument(std::string_view text, const EventLimits& limit
   }
   auto document = util::parse_untrusted_json(text, limits.max_depth, &event_fields());
   if (!document.value) {
-    parsed.problem = "event is not valid JSON (" + document.error + "); ignored";
+    parsed.problem = "event ignored, not valid JSON: " + document.error;
     return parsed;
   }
   return unwrap_event(std::move(*document.value), limits);

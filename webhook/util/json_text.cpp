@@ -71,7 +71,13 @@ class Converter {
       }
       case od::json_type::number: {
         od::number number;
-        if (const auto error = element.get_number().get(number)) return error;
+        if (element.get_number().get(number) != simdjson::SUCCESS) {
+          // An integer beyond 64 bits is valid JSON (Go writes 1e20 as 100000000000000000000):
+          // read as a double, as Go and nlohmann do.
+          double value = 0;
+          if (const auto error = element.get_double().get(value)) return error;
+          return out == nullptr ? simdjson::SUCCESS : built(json(value), *out);
+        }
         if (out == nullptr) return simdjson::SUCCESS;
         switch (number.get_number_type()) {
           case od::number_type::signed_integer: {
@@ -112,7 +118,12 @@ class Converter {
     switch (type) {
       case od::json_type::number: {
         od::number number;
-        if (const auto error = document.get_number().get(number)) return error;
+        if (document.get_number().get(number) != simdjson::SUCCESS) {
+          double value = 0;
+          if (const auto error = document.get_double().get(value)) return error;
+          out = value;
+          return simdjson::SUCCESS;
+        }
         if (number.is_int64()) {
           const int64_t value = number.get_int64();
           out = value >= 0 ? json(static_cast<uint64_t>(value)) : json(value);

@@ -157,10 +157,10 @@ class Converter {
     const bool plain = s.plain_implicit != 0 && s.tag == nullptr;
     if (!node_checks(e, s.anchor, s.tag)) return false;
     const std::string_view text = view(s.value, s.length);
-    if (plain && limits_.refuse_unquoted_argo_expressions &&
+    if (s.style != YAML_DOUBLE_QUOTED_SCALAR_STYLE && limits_.argo_expressions_double_quoted &&
         text.find("{{") != std::string_view::npos) {
-      return fail("an unquoted Argo expression (" + std::string(text.substr(0, 60)) +
-                      "); quote it so its type does not depend on the value Argo puts there",
+      return fail("an Argo expression outside double quotes (" + std::string(text.substr(0, 60)) +
+                      "); write it in double quotes",
                   e);
     }
     if (!stack_.empty() && stack_.back().mapping && !stack_.back().has_key) {

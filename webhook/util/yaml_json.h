@@ -11,9 +11,11 @@ namespace coderun::util {
 struct YamlLimits {
   size_t max_depth = 64;
   size_t max_nodes = 100'000;  // scalars, sequences and mappings
-  // Argo replaces {{...}} in the text before it reads the YAML: in a plain scalar (cpu: {{x}}),
-  // the type the expression ends up with is unknown now, so converting it would guess.
-  bool refuse_unquoted_argo_expressions = false;
+  // Argo replaces {{...}} in the text before it reads it. In a plain scalar (cpu: {{x}}) the type
+  // the value ends up with is unknown now; in single quotes or a block scalar, the characters
+  // that end the string differ from JSON's, so a value could mean one thing in the user's YAML
+  // and another in the JSON written back. In double quotes they are the same as in JSON.
+  bool argo_expressions_double_quoted = false;
 };
 
 // Converts YAML to JSON exactly as sigs.k8s.io/yaml (what kubectl and Argo use) would, or
@@ -21,8 +23,9 @@ struct YamlLimits {
 // is 8), and whatever has no faithful JSON form is refused rather than guessed at: anchors and
 // aliases (never expanded: a few hundred bytes of them can expand to gigabytes), merge keys,
 // tags, keys that are not strings, numbers, or booleans, duplicate keys, NaN and infinities,
-// several documents. Never throws; libyaml does the parsing, event by event, so a refused
-// document stops being read where it is refused.
+// several documents, and with argo_expressions_double_quoted, {{...}} outside double quotes. Never
+// throws; libyaml does the parsing, event by event, so a refused document stops being read where it
+// is refused.
 JsonParseResult parse_yaml(std::string_view text, const YamlLimits& limits = {});
 
 // The same for trusted files (the policy, the offline commands' inputs): throws

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace coderun::util {
 namespace {
@@ -45,7 +46,16 @@ std::optional<PlainScalar> from_table(std::string_view text) {
   return std::nullopt;
 }
 
-// strconv.ParseUint(s, 0, 64) after the sign: 0b/0o/0x prefixes, a leading 0 for octal.
+// strconv.ParseUint(s, base, 64): digits of the base only, no sign, no prefix.
+std::optional<uint64_t> parse_unsigned(std::string_view s, int base) {
+  if (s.empty()) return std::nullopt;
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value, base);
+  if (error != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+// strconv.ParseUint(s, 0, 64): 0b/0o/0x prefixes, a leading 0 for octal.
 std::optional<uint64_t> parse_unsigned_base0(std::string_view s) {
   if (s.empty()) return std::nullopt;
   int base = 10;
@@ -60,22 +70,18 @@ std::optional<uint64_t> parse_unsigned_base0(std::string_view s) {
       if (s.empty()) return 0;  // "0"
     }
   }
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value, base);
-  if (error != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  // from_chars takes no sign and no prefix: the whole rest must be digits of the base.
-  return value;
+  return parse_unsigned(s, base);
 }
 
-// strconv.ParseInt(s, 0, 64).
-std::optional<int64_t> parse_signed_base0(std::string_view s) {
+// strconv.ParseInt(s, base, 64), base 0 meaning "from the prefix".
+std::optional<int64_t> parse_signed(std::string_view s, int base) {
   bool negative = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
     negative = s[0] == '-';
     s.remove_prefix(1);
   }
   if (s.empty() || s[0] == '+' || s[0] == '-') return std::nullopt;
-  const auto magnitude = parse_unsigned_base0(s);
+  const auto magnitude = base == 0 ? parse_unsigned_base0(s) : parse_unsigned(s, base);
   if (!magnitude) return std::nullopt;
   constexpr uint64_t kMax = static_cast<uint64_t>(INT64_MAX);
   if (negative) {
@@ -84,6 +90,32 @@ std::optional<int64_t> parse_signed_base0(std::string_view s) {
   }
   if (*magnitude > kMax) return std::nullopt;
   return static_cast<int64_t>(*magnitude);
+}
+
+// strconv's underscoreOK for a decimal number: underscores only between digits.
+bool underscores_ok(std::string_view s) {
+  char saw = '^';  // ^ start, 0 digit, _ underscore, ! anything else
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  for (const char c : s) {
+    if (is_digit(c)) {
+      saw = '0';
+    } else if (c == '_') {
+      if (saw != '0') return false;
+      saw = '_';
+    } else {
+      if (saw == '_') return false;
+      saw = '!';
+    }
+  }
+  return saw != '_';
+}
+
+std::string without_underscores(std::string_view text) {
+  std::string plain;
+  plain.reserve(text.size());
+  for (const char c : text)
+    if (c != '_') plain += c;
+  return plain;
 }
 
 // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$, go-yaml's yamlStyleFloat, by hand: a
@@ -134,6 +166,27 @@ bool overflows(std::string_view s) {
   return position + (negative ? -exponent : exponent) > 0;
 }
 
+// An integral double as strconv.FormatFloat(f, 'f', -1, 64) writes it: its shortest round-trip
+// digits padded with zeros (2^62 is 4611686018427388000, not ...387904), "-0" for -0.
+std::string integral_digits(double value) {
+  std::array<char, 40> buffer{};
+  const auto written = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                     std::chars_format::scientific);
+  const std::string_view text(buffer.data(), written.ptr - buffer.data());  // -4.6116e+18
+  const size_t e = text.find('e');
+  std::string digits;
+  for (const char c : text.substr(0, e))
+    if (is_digit(c)) digits += c;
+  int exponent = 0;
+  std::from_chars(text.data() + e + (text[e + 1] == '+' ? 2 : 1), text.data() + text.size(),
+                  exponent);
+  // A value that is integral has at most exponent + 1 significant digits.
+  if (exponent >= 0 && static_cast<size_t>(exponent) + 1 > digits.size()) {
+    digits.append(static_cast<size_t>(exponent) + 1 - digits.size(), '0');
+  }
+  return (text[0] == '-' ? "-" : "") + digits;
+}
+
 // strconv.ParseFloat of a scalar that matched the float pattern. Too large: ParseFloat fails and
 // go-yaml keeps the scalar as a string. Too small: it is zero.
 PlainScalar float_value(std::string_view text, std::string_view original) {
@@ -149,10 +202,17 @@ PlainScalar float_value(std::string_view text, std::string_view original) {
              !std::isfinite(value)) {
     return make(Type::kString, std::string(original));
   }
-  // Go's encoding/json writes integral floats without a fraction (80.0 as 80), which matters:
-  // an int32 field accepts 80 and refuses 80.0.
-  if (std::trunc(value) == value && std::fabs(value) < 9.2e18) {
-    return make(Type::kFloat, static_cast<int64_t>(value));
+  // Go's encoding/json writes a float64 below 1e21 in 'f' format with its shortest digits, so an
+  // integral one has no fraction (80.0 is 80: an int32 field accepts 80 and refuses 80.0) and
+  // keeps its shortest digits (2^62 is 4611686018427388000, which an int64 field reads as such).
+  // Those digits as a JSON integer, where 64 bits hold them; the rest keep the double's value.
+  if (std::trunc(value) == value && std::fabs(value) < 1.8e19) {
+    const std::string shortest = integral_digits(value);
+    if (const auto signed_value = parse_signed(shortest, 10))
+      return make(Type::kFloat, *signed_value);
+    if (const auto unsigned_value = parse_unsigned(shortest, 10)) {
+      return make(Type::kFloat, *unsigned_value);
+    }
   }
   return make(Type::kFloat, value);
 }
@@ -171,26 +231,37 @@ PlainScalar resolve_plain_scalar(std::string_view text) {
     if (auto found = from_table(text)) return *found;
   }
   if (first == '.') {
-    // strconv.ParseFloat of a scalar starting with '.': only \.[0-9]+([eE][-+]?[0-9]+)? parses.
-    if (is_yaml_style_float(text)) return float_value(text, text);
+    // strconv.ParseFloat of the scalar as written: \.[0-9]+([eE][-+]?[0-9]+)?, with underscores
+    // between digits (Go's float syntax: .5_0 is 0.5).
+    const std::string plain = without_underscores(text);
+    if (underscores_ok(text) && is_yaml_style_float(plain)) return float_value(plain, text);
     return make(Type::kString, std::string(text));
   }
   if (!maybe_number) return make(Type::kString, std::string(text));
   // Timestamps (2001-12-14) come back as strings when decoded into interface{}; none of them
   // parses as a number, so they need no case of their own.
-  std::string plain;
-  plain.reserve(text.size());
-  for (const char c : text)
-    if (c != '_') plain += c;
-  if (const auto signed_value = parse_signed_base0(plain)) {
-    return make(Type::kInt, *signed_value);
-  }
+  const std::string plain = without_underscores(text);
+  if (const auto signed_value = parse_signed(plain, 0)) return make(Type::kInt, *signed_value);
   if (!plain.empty() && plain[0] != '+' && plain[0] != '-') {
     if (const auto unsigned_value = parse_unsigned_base0(plain)) {
       return make(Type::kInt, *unsigned_value);
     }
   }
   if (is_yaml_style_float(plain)) return float_value(plain, text);
+  // go-yaml's own binary forms, read after the float: a sign may follow the prefix (0b-101).
+  const std::string_view view = plain;
+  if (view.starts_with("0b")) {
+    if (const auto signed_value = parse_signed(view.substr(2), 2)) {
+      return make(Type::kInt, *signed_value);
+    }
+    if (const auto unsigned_value = parse_unsigned(view.substr(2), 2)) {
+      return make(Type::kInt, *unsigned_value);
+    }
+  } else if (view.starts_with("-0b")) {
+    if (const auto signed_value = parse_signed("-" + std::string(view.substr(3)), 2)) {
+      return make(Type::kInt, *signed_value);
+    }
+  }
   return make(Type::kString, std::string(text));
 }
 
