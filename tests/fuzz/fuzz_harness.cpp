@@ -9,6 +9,7 @@
 #include "decision/run_inputs.h"
 #include "github/event_parser.h"
 #include "github/event_resolver.h"
+#include "util/json_text.h"
 
 namespace coderun::fuzzing {
 namespace {
@@ -69,6 +70,15 @@ void fuzz_one(const uint8_t* data, size_t size) {
   static const policy::Policy policy;
   static const AllPrompts prompts;
   const std::string input(reinterpret_cast<const char*>(data), size);
+
+  // The two JSON engines agree: whatever the DOM (the fast path) reads, On-Demand reads the same.
+  for (const util::JsonKeep* keep : {static_cast<const util::JsonKeep*>(nullptr),
+                                     &decision::run_object_fields(), &github::event_fields()}) {
+    if (const auto dom = util::detail::parse_with_dom(input, 64, keep, 100'000)) {
+      const auto on_demand = util::detail::parse_on_demand(input, 64, keep, 100'000);
+      if (!on_demand.value || *on_demand.value != *dom) broken("the DOM and On-Demand agree");
+    }
+  }
 
   // As the server reads reviews: only what the decision reads of the object is built.
   admission::ReviewLimits limits;

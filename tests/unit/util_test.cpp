@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
 
+#include "github/event_resolver.h"
 #include "observability/log_throttle.h"
+#include "test_support.h"
 #include "util/base64.h"
 #include "util/json_text.h"
 #include "util/yaml_json.h"
@@ -88,6 +91,36 @@ TEST_CASE("what one document builds is capped; what it skips is not counted") {
   const JsonKeep all;
   const JsonKeep root{JsonKeep::Mode::kMembers, {{"a", &all}}};
   CHECK(parse_untrusted_json(R"({"a":1,"b":)" + many + "}", 16, &root, 5).value);
+}
+
+TEST_CASE("the DOM (fast path) and On-Demand build the same values from real payloads") {
+  namespace detail = coderun::util::detail;
+  std::vector<std::string> documents = {
+      R"({"a":[1,-2,3.5,1e300,18446744073709551615,-9223372036854775808],"b":{"c":null}})",
+      R"({"dup":1,"dup":2,"s":"\u00e9\ud83d\ude00\n"})",
+      "[]",
+      "{}",
+      "\"text\"",
+      "-0.0"};
+  for (const auto& entry :
+       std::filesystem::directory_iterator(coderun::testing::fixtures_dir() + "/github-events")) {
+    documents.push_back(coderun::testing::read_text(entry.path().string()));
+  }
+  const JsonKeep presence{JsonKeep::Mode::kPresence, {}};
+  for (const auto& text : documents) {
+    for (const JsonKeep* keep :
+         {static_cast<const JsonKeep*>(nullptr), &coderun::github::event_fields(), &presence}) {
+      INFO(text.substr(0, 80));
+      const auto dom = detail::parse_with_dom(text, 64, keep, kDefaultMaxJsonValues);
+      const auto on_demand = detail::parse_on_demand(text, 64, keep, kDefaultMaxJsonValues);
+      REQUIRE(dom);
+      REQUIRE(on_demand.value);
+      CHECK(*dom == *on_demand.value);
+    }
+  }
+  // What the DOM refuses goes to On-Demand, which reads integers beyond 64 bits.
+  CHECK_FALSE(detail::parse_with_dom("[100000000000000000000]", 64, nullptr, 10));
+  CHECK(parse_untrusted_json("[100000000000000000000]", 64).value == nlohmann::json({1e20}));
 }
 
 TEST_CASE("YAML converts to JSON with core-schema scalars") {

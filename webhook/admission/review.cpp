@@ -30,24 +30,40 @@ std::string reason_for(int code) {
   }
 }
 
+// What is built of a review: the request's fields this decoder returns and `object` as the caller
+// reads it; oldObject and the rest are checked, never built. Made once per thread and object
+// keep (the server has one).
+const util::JsonKeep& review_fields(const util::JsonKeep* object) {
+  using Keep = util::JsonKeep;
+  static const Keep all;
+  struct Fields {
+    const Keep* object = nullptr;
+    Keep request;
+    Keep review;
+  };
+  thread_local Fields fields;
+  if (fields.review.members.empty() || fields.object != object) {
+    fields.object = object;
+    fields.request = Keep{Keep::Mode::kMembers,
+                          {{"uid", &all},
+                           {"kind", &all},
+                           {"operation", &all},
+                           {"namespace", &all},
+                           {"name", &all},
+                           {"dryRun", &all},
+                           {"userInfo", &all},
+                           {"object", object != nullptr ? object : &all}}};
+    fields.review = Keep{Keep::Mode::kMembers,
+                         {{"apiVersion", &all}, {"kind", &all}, {"request", &fields.request}}};
+  }
+  return fields.review;
+}
+
 }  // namespace
 
 std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
-  using Keep = util::JsonKeep;
-  static const Keep all;
-  const Keep request_fields{Keep::Mode::kMembers,
-                            {{"uid", &all},
-                             {"kind", &all},
-                             {"operation", &all},
-                             {"namespace", &all},
-                             {"name", &all},
-                             {"dryRun", &all},
-                             {"userInfo", &all},
-                             {"object", limits.object_fields ? limits.object_fields : &all}}};
-  const Keep review_fields{Keep::Mode::kMembers,
-                           {{"apiVersion", &all}, {"kind", &all}, {"request", &request_fields}}};
-  auto parsed =
-      util::parse_untrusted_json(body, limits.max_depth, &review_fields, limits.max_values);
+  auto parsed = util::parse_untrusted_json(body, limits.max_depth,
+                                           &review_fields(limits.object_fields), limits.max_values);
   if (!parsed.value) return ReviewError{"body is not valid JSON: " + parsed.error};
   json& review = *parsed.value;
   if (!review.is_object()) return ReviewError{"body is not an AdmissionReview object"};

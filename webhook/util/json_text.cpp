@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace coderun::util {
@@ -18,9 +19,112 @@ constexpr size_t kReusedCapacity = 256 * 1024;
 
 namespace od = simdjson::ondemand;
 
-class Converter {
+// What both engines share: the depth and values limits, and the first error's text.
+class Limits {
  public:
-  Converter(size_t max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
+  Limits(size_t max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
+  const std::string& error() const { return error_; }
+
+ protected:
+  // Counts one value and stores it (assigned straight into `out`: no temporary json per node).
+  template <typename Value>
+  simdjson::error_code built(Value&& value, json& out) {
+    if (++values_ > max_values_) {
+      error_ = "JSON has more than " + std::to_string(max_values_) +
+               " values in the parts the webhook reads";
+      return simdjson::CAPACITY;
+    }
+    out = std::forward<Value>(value);
+    return simdjson::SUCCESS;
+  }
+
+  simdjson::error_code too_deep() {
+    error_ = "JSON nested more than " + std::to_string(max_depth_) + " levels deep";
+    return simdjson::DEPTH_ERROR;
+  }
+
+  // The node the member `key` of an object kept as `keep` gets; null: not built.
+  static const JsonKeep* member_keep(const JsonKeep* keep, std::string_view key) {
+    if (keep == nullptr || keep->mode != JsonKeep::Mode::kMembers) return keep;
+    const auto found = keep->members.find(key);
+    return found != keep->members.end() ? found->second : keep->others;
+  }
+
+  static bool builds_children(const JsonKeep* keep) {
+    return !(keep != nullptr && keep->mode == JsonKeep::Mode::kPresence);
+  }
+
+  size_t max_depth_;
+
+ private:
+  size_t max_values_;
+  size_t values_ = 0;
+  std::string error_;
+};
+
+// simdjson's DOM: its SIMD kernels are chosen at run time, so it is the fast path; its tape costs
+// ~12 bytes per byte of a structure-dense document, so it only reads small ones.
+class DomConverter : public Limits {
+ public:
+  using Limits::Limits;
+
+  simdjson::error_code convert(simdjson::dom::element element, json& out, size_t depth,
+                               const JsonKeep* keep) {
+    using Type = simdjson::dom::element_type;
+    switch (element.type()) {
+      case Type::ARRAY: {
+        if (depth + 1 > max_depth_) return too_deep();
+        if (const auto error = built(json::array(), out)) return error;
+        if (!builds_children(keep)) return simdjson::SUCCESS;
+        const simdjson::dom::array array = element.get_array().value_unsafe();  // not a temporary
+        for (const auto child : array) {
+          if (const auto error = convert(child, out.emplace_back(), depth + 1, keep)) return error;
+        }
+        return simdjson::SUCCESS;
+      }
+      case Type::OBJECT: {
+        if (depth + 1 > max_depth_) return too_deep();
+        if (const auto error = built(json::object(), out)) return error;
+        if (!builds_children(keep)) return simdjson::SUCCESS;
+        const simdjson::dom::object object = element.get_object().value_unsafe();
+        for (const auto field : object) {
+          const JsonKeep* child_keep = member_keep(keep, field.key);
+          if (keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && child_keep == nullptr)
+            continue;
+          if (const auto error =
+                  convert(field.value, out[std::string(field.key)], depth + 1, child_keep))
+            return error;
+        }
+        return simdjson::SUCCESS;
+      }
+      case Type::INT64: {
+        // nlohmann keeps non-negative integers unsigned; so does this conversion.
+        const int64_t value = element.get_int64().value_unsafe();
+        return value >= 0 ? built(static_cast<uint64_t>(value), out) : built(value, out);
+      }
+      case Type::UINT64:
+        return built(element.get_uint64().value_unsafe(), out);
+      case Type::DOUBLE:
+        return built(element.get_double().value_unsafe(), out);
+      case Type::STRING: {
+        const std::string_view text = element.get_string().value_unsafe();
+        return built(json::string_t(text), out);
+      }
+      case Type::BOOL:
+        return built(element.get_bool().value_unsafe(), out);
+      case Type::NULL_VALUE:
+        return built(nullptr, out);
+    }
+    return simdjson::INCORRECT_TYPE;
+  }
+};
+
+// simdjson On-Demand: no tape of the whole document, so large documents cost ~5 bytes per byte
+// at most; its value parsing is compiled for the baseline CPU (slower), and it reads what the
+// DOM refuses (integers beyond 64 bits), so it also gives every error its verdict.
+class OnDemandConverter : public Limits {
+ public:
+  using Limits::Limits;
 
   // Checks `element` whole and builds it into `out` as `keep` says; out == nullptr: check only.
   simdjson::error_code convert(od::value element, json* out, size_t depth, const JsonKeep* keep) {
@@ -34,7 +138,7 @@ class Converter {
         if (out != nullptr) {
           if (const auto error = built(json::array(), *out)) return error;
         }
-        const bool children = out != nullptr && !(keep && keep->mode == JsonKeep::Mode::kPresence);
+        const bool children = out != nullptr && builds_children(keep);
         for (auto child : array) {
           od::value value;
           if (const auto error = std::move(child).get(value)) return error;
@@ -51,19 +155,16 @@ class Converter {
         if (out != nullptr) {
           if (const auto error = built(json::object(), *out)) return error;
         }
-        const bool children = out != nullptr && !(keep && keep->mode == JsonKeep::Mode::kPresence);
+        const bool children = out != nullptr && builds_children(keep);
         for (auto member : object) {
           od::field field;
           if (const auto error = std::move(member).get(field)) return error;
           std::string_view key;
           if (const auto error = field.unescaped_key().get(key)) return error;
-          const JsonKeep* child_keep = keep;
-          bool wanted = children;
-          if (keep != nullptr && keep->mode == JsonKeep::Mode::kMembers) {
-            const auto found = keep->members.find(key);
-            child_keep = found != keep->members.end() ? found->second : keep->others;
-            wanted = wanted && child_keep != nullptr;
-          }
+          const JsonKeep* child_keep = member_keep(keep, key);
+          const bool wanted =
+              children &&
+              !(keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && child_keep == nullptr);
           json* slot = wanted ? &(*out)[std::string(key)] : nullptr;
           if (const auto error = convert(field.value(), slot, depth + 1, child_keep)) return error;
         }
@@ -156,29 +257,6 @@ class Converter {
         return simdjson::INCORRECT_TYPE;
     }
   }
-
-  const std::string& error() const { return error_; }
-
- private:
-  simdjson::error_code built(json value, json& out) {
-    if (++values_ > max_values_) {
-      error_ = "JSON has more than " + std::to_string(max_values_) +
-               " values in the parts the webhook reads";
-      return simdjson::CAPACITY;
-    }
-    out = std::move(value);
-    return simdjson::SUCCESS;
-  }
-
-  simdjson::error_code too_deep() {
-    error_ = "JSON nested more than " + std::to_string(max_depth_) + " levels deep";
-    return simdjson::DEPTH_ERROR;
-  }
-
-  size_t max_depth_;
-  size_t max_values_;
-  size_t values_ = 0;
-  std::string error_;
 };
 
 }  // namespace
@@ -194,10 +272,33 @@ void append_json(std::string& out, const nlohmann::json& value) {
   serializer.dump(value, false, false, 0);
 }
 
-JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, const JsonKeep* keep,
-                                     size_t max_values) {
+namespace detail {
+
+std::optional<json> parse_with_dom(std::string_view text, size_t max_depth, const JsonKeep* keep,
+                                   size_t max_values) {
+  // One parser per worker thread, reused: scratch owned by the thread; only small documents.
+  thread_local simdjson::dom::parser parser(kReusedCapacity);
+  if (text.size() > kReusedCapacity) return std::nullopt;
+  // The parser's own depth limit covers the parts that are skipped, not walked. It counts at
+  // least as strictly as max_depth (an object max_depth deep already fails it), and whatever it
+  // refuses goes to On-Demand, which counts exactly.
+  if (parser.max_depth() != max_depth &&
+      parser.allocate(kReusedCapacity, max_depth) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  DomConverter converter(max_depth, max_values);
+  json value;
+  if (converter.convert(root, value, 0, keep) != simdjson::SUCCESS) return std::nullopt;
+  return value;
+}
+
+JsonParseResult parse_on_demand(std::string_view text, size_t max_depth, const JsonKeep* keep,
+                                size_t max_values) {
   JsonParseResult result;
-  // One parser and one padded copy per worker thread, reused: scratch owned by the thread.
+  // One parser and one padded copy per worker thread, reused; large documents get their own,
+  // freed after.
   thread_local od::parser reused_parser(kReusedCapacity);
   thread_local std::vector<char> reused_copy;
   std::unique_ptr<od::parser> own_parser;
@@ -212,7 +313,7 @@ JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, co
   copy->resize(text.size() + simdjson::SIMDJSON_PADDING);
   if (!text.empty()) std::memcpy(copy->data(), text.data(), text.size());
 
-  Converter converter(max_depth, max_values);
+  OnDemandConverter converter(max_depth, max_values);
   json value;
   const auto failure = [&](simdjson::error_code error) {
     result.error = !converter.error().empty() ? converter.error()
@@ -240,6 +341,18 @@ JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, co
   }
   result.value = std::move(value);
   return result;
+}
+
+}  // namespace detail
+
+JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, const JsonKeep* keep,
+                                     size_t max_values) {
+  // The DOM for a small document that parses (nearly every one); On-Demand for a large one, and
+  // for any the DOM refuses, so that the verdict and its message never depend on the path.
+  if (auto value = detail::parse_with_dom(text, max_depth, keep, max_values)) {
+    return {std::move(value), {}};
+  }
+  return detail::parse_on_demand(text, max_depth, keep, max_values);
 }
 
 }  // namespace coderun::util

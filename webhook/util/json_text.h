@@ -39,11 +39,22 @@ constexpr size_t kDefaultMaxJsonValues = 200'000;
 // Parses untrusted JSON text: never throws; refuses invalid JSON anywhere in the document (the
 // skipped parts are checked too), invalid UTF-8, documents nested deeper than max_depth (so
 // nothing built from it recurses without bound) and documents that would build more than
-// max_values values. simdjson's On-Demand API does the parsing, so skipped parts are checked and
-// never built (a DOM of the whole text cost ~12 bytes per byte of a structure-dense document).
-// The result is an nlohmann::json, pruned to `keep` when given.
+// max_values values. Skipped parts are checked and never built. simdjson parses: its DOM for
+// small documents (fast), its On-Demand API for large ones (a DOM of a 3 MiB structure-dense
+// document costs ~36 MB). The result is an nlohmann::json, pruned to `keep` when given.
 JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
                                      const JsonKeep* keep = nullptr,
                                      size_t max_values = kDefaultMaxJsonValues);
+
+namespace detail {
+// The two engines behind parse_untrusted_json, apart, so that tests can hold them to the same
+// results: simdjson's DOM (SIMD kernels chosen at run time: the fast path, for documents up to
+// 256 KiB; nullopt for larger ones and for any it refuses) and On-Demand (no tape of the whole
+// document: large documents, integers beyond 64 bits, and every error's verdict).
+std::optional<nlohmann::json> parse_with_dom(std::string_view text, size_t max_depth,
+                                             const JsonKeep* keep, size_t max_values);
+JsonParseResult parse_on_demand(std::string_view text, size_t max_depth, const JsonKeep* keep,
+                                size_t max_values);
+}  // namespace detail
 
 }  // namespace coderun::util
