@@ -365,6 +365,32 @@ class PipeliningFairness(unittest.TestCase):
             self.assertLess(max(latencies), 0.25, latencies)
 
 
+class MetricsPortBodies(unittest.TestCase):
+    def test_a_large_body_to_the_metrics_port_is_refused_unread(self):
+        """The scrape port is plain HTTP on another server (httplib): a body of any size used to be
+        read into memory (a 300 MB POST took the process past 500 MB)."""
+        with WebhookServer(metrics=True) as server:
+            def peak_kib():
+                with open("/proc/%d/status" % server.process.pid) as f:
+                    return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+            before = peak_kib()
+            size = 200 * 1024 * 1024
+            with socket.create_connection(("127.0.0.1", server.metrics_port), timeout=10) as sock:
+                sock.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n" % size)
+                chunk = b"\0" * (1 << 20)
+                try:
+                    for _ in range(size // len(chunk)):
+                        sock.sendall(chunk)
+                except OSError:
+                    pass  # the server may close once it has answered
+                sock.settimeout(10)
+                answer = sock.recv(200)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer)
+            self.assertLess(peak_kib() - before, 16 * 1024)
+            self.assertTrue(metrics_of(server))  # still serving scrapes
+
+
 class TlsPolicy(unittest.TestCase):
     def handshake(self, server, *args):
         """(succeeded, output) of an openssl s_client handshake with the given options."""

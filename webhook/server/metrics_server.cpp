@@ -10,6 +10,14 @@ MetricsServer::MetricsServer(std::string address, int port, std::function<std::s
     : address_(std::move(address)), port_(port), http_(std::make_unique<httplib::Server>()) {
   http_->new_task_queue = [] { return new httplib::ThreadPool(2); };  // owned by httplib
   http_->set_tcp_nodelay(true);
+  // The scrape port faces the network too: no request may cost more than a small buffer (httplib
+  // would otherwise read a body of any size into memory: a 300 MB POST took the process to
+  // 536 MB), nor hold a worker for long.
+  http_->set_payload_max_length(kMaxRequestBody);
+  http_->set_read_timeout(5, 0);
+  http_->set_write_timeout(5, 0);
+  http_->set_keep_alive_max_count(100);
+  http_->set_keep_alive_timeout(5);
   http_->Get("/metrics",
              [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
                res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +18,8 @@ class MetricsServer {
   MetricsServer(std::string address, int port, std::function<std::string()> render);
   ~MetricsServer();
   int start();  // binds and serves; returns the port; throws std::runtime_error
+
+  static constexpr size_t kMaxRequestBody = 4096;  // GET needs none; larger bodies get 413
 
  private:
   std::string address_;
