@@ -115,10 +115,16 @@ TEST_CASE("only what the decision reads of request.object is built; oldObject ne
   CHECK(object == nlohmann::json::parse(R"({"metadata":{"name":"w","labels":{"a":"b"}},)"
                                         R"("spec":{"arguments":{"parameters":[)"
                                         R"({"name":"github-app","value":"rex"}]}}})"));
-  // Built whole, the same review passes the cap on values and is refused.
+  // Built whole, the same review passes the cap on values: the request is still read (uid, kind)
+  // so that the decision can deny it with the reason, not fail the webhook call.
   const auto whole = parse_review(review, ReviewLimits{});
-  REQUIRE(std::holds_alternative<ReviewError>(whole));
-  CHECK_THAT(std::get<ReviewError>(whole).message, Catch::Contains("more than 200000 values"));
+  REQUIRE(std::holds_alternative<Request>(whole));
+  const auto& request = std::get<Request>(whole);
+  CHECK(request.uid == "u");
+  CHECK(request.kind.kind == "Workflow");
+  CHECK_FALSE(request.object);
+  CHECK_THAT(request.object_problem, Catch::Contains("too large to decide on") &&
+                                         Catch::Contains("more than 50000 values"));
   // Skipped parts are still JSON-checked.
   auto broken = review;
   broken.replace(broken.rfind("[],"), 3, "[,,");

@@ -485,3 +485,15 @@ TEST_CASE("a parameter the webhook reads or fills, given twice, is refused by na
   CHECK(std::count(decision.response.warnings.begin(), decision.response.warnings.end(),
                    "parameter note is given twice; the first is used") == 1);
 }
+
+TEST_CASE("an object too large to build is denied with the reason, not failed") {
+  auto request = create_request(workflow_with(params({{"github-app", "rex"}})));
+  request.object.reset();
+  request.object_problem =
+      "request.object is too large to decide on: JSON has more than 50000 values";
+  const auto decision = decide(request, kPolicy, kAllPrompts, Phase::kMutate);
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.response.code == 413);
+  CHECK(decision.response.reason == "RequestEntityTooLarge");
+  CHECK_THAT(decision.response.message, Catch::StartsWith("Error: request.object is too large"));
+}

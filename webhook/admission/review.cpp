@@ -23,12 +23,17 @@ std::string reason_for(int code) {
       return "BadRequest";
     case 403:
       return "Forbidden";
+    case 413:
+      return "RequestEntityTooLarge";
     case 422:
       return "Invalid";
     default:
       return code >= 500 ? "InternalError" : "Forbidden";
   }
 }
+
+// Keeps a member's presence and nothing of it: an object that cannot be built whole.
+const util::JsonKeep kSkipped{util::JsonKeep::Mode::kMembers, {}};
 
 // What is built of a review: the request's fields this decoder returns and `object` as the caller
 // reads it; oldObject and the rest are checked, never built. Made once per thread and object
@@ -64,7 +69,19 @@ const util::JsonKeep& review_fields(const util::JsonKeep* object) {
 std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
   auto parsed = util::parse_untrusted_json(body, limits.max_depth,
                                            &review_fields(limits.object_fields), limits.max_values);
-  if (!parsed.value) return ReviewError{"body is not valid JSON: " + parsed.error};
+  std::string object_problem;
+  if (!parsed.value && parsed.too_many_values) {
+    // Valid, but too much to build: read the review again without its object, so that the answer
+    // is a denial the user sees rather than a failed webhook call.
+    object_problem = "request.object is too large to decide on: " + parsed.error;
+    parsed = util::parse_untrusted_json(body, limits.max_depth, &review_fields(&kSkipped),
+                                        limits.max_values);
+  }
+  if (!parsed.value) {
+    return ReviewError{
+        (parsed.too_many_values ? "review too large: " : "body is not valid JSON: ") +
+        parsed.error};
+  }
   json& review = *parsed.value;
   if (!review.is_object()) return ReviewError{"body is not an AdmissionReview object"};
   const std::string kind = string_field(review, "kind");
@@ -95,7 +112,9 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
   if (const auto dry_run = in.find("dryRun"); dry_run != in.end()) {
     request.dry_run = dry_run->is_boolean() && dry_run->get<bool>();
   }
-  if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
+  if (!object_problem.empty()) {
+    request.object_problem = std::move(object_problem);
+  } else if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
     request.object = std::move(*object);
   }
   return request;

@@ -49,7 +49,10 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     decision.outcome = "denied";
     decision.rule = "request";
     decision.response =
-        admission::Response::deny(request.uid, "request.object is missing or not an object", 400);
+        request.object_problem.empty()
+            ? admission::Response::deny(request.uid, "request.object is missing or not an object",
+                                        400)
+            : admission::Response::deny(request.uid, "Error: " + request.object_problem, 413);
     return decision;
   }
   const nlohmann::json& object = *request.object;

@@ -56,6 +56,7 @@ namespace {
 // Past this, a podSpecPatch is not a pod patch anyone writes by hand; refusing it bounds what
 // reading it costs.
 constexpr size_t kMaxPodSpecPatchBytes = 256 * 1024;
+constexpr size_t kMaxPodSpecPatchValues = 20'000;
 
 struct ReadPatch {
   std::optional<nlohmann::json> value;
@@ -74,7 +75,7 @@ ReadPatch read_pod_spec_patch(std::string_view text) {
   const size_t first = text.find_first_not_of(" \t\r\n\v\f");
   const bool argo_expressions = text.find("{{") != std::string_view::npos;
   if (first != std::string_view::npos && text[first] == '{') {
-    auto parsed = util::parse_untrusted_json(text, 64);
+    auto parsed = util::parse_untrusted_json(text, 64, nullptr, kMaxPodSpecPatchValues);
     if (parsed.value) return {std::move(parsed.value), {}};
     return {
         std::nullopt,
@@ -83,7 +84,7 @@ ReadPatch read_pod_spec_patch(std::string_view text) {
             ")"};
   }
   util::YamlLimits limits;
-  limits.max_nodes = 20'000;
+  limits.max_nodes = kMaxPodSpecPatchValues;
   limits.argo_expressions_double_quoted = true;
   auto parsed = util::parse_yaml(text, limits);
   if (parsed.value) return {std::move(parsed.value), {}};

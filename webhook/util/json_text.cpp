@@ -24,6 +24,7 @@ class Limits {
  public:
   Limits(size_t max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
   const std::string& error() const { return error_; }
+  bool too_many_values() const { return values_ > max_values_; }
 
  protected:
   // Counts one value and stores it (assigned straight into `out`: no temporary json per node).
@@ -318,6 +319,7 @@ JsonParseResult parse_on_demand(std::string_view text, size_t max_depth, const J
   const auto failure = [&](simdjson::error_code error) {
     result.error = !converter.error().empty() ? converter.error()
                                               : std::string(simdjson::error_message(error));
+    result.too_many_values = converter.too_many_values();
     return result;
   };
   od::document document;

@@ -15,7 +15,8 @@ void append_json(std::string& out, const nlohmann::json& value);
 
 struct JsonParseResult {
   std::optional<nlohmann::json> value;
-  std::string error;  // empty on success
+  std::string error;             // empty on success
+  bool too_many_values = false;  // valid JSON, but it would build more than max_values
 };
 
 // Which parts of a document to keep, as a tree of member names. Arrays pass their node on to
