@@ -12,6 +12,8 @@ import unittest
 
 from harness import WebhookServer, make_certs, metrics_of, review, rss_kib, sample, workflow
 
+SANITIZED = bool(os.environ.get("CODERUN_SANITIZED"))
+
 BODY = json.dumps(review(workflow([("github-app", "rex"), ("repoFullName", "a/b")]), uid="t-1")).encode()
 
 
@@ -182,6 +184,12 @@ class TlsFailures(unittest.TestCase):
             with self.assertRaises(ssl.SSLCertVerificationError):
                 context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10),
                                     server_hostname="localhost")
+            # The server reads the client's alert when it gets to it: wait for that before the next
+            # failure, so that the one line logged is this one's.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and \
+                    sample(metrics_of(server), "coderun_webhook_tls_handshake_failures_total") < 1:
+                time.sleep(0.05)
             with socket.create_connection(("127.0.0.1", server.port), timeout=10) as plain:
                 plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 self.assertTrue(closed_by_server(plain, 5))
@@ -297,7 +305,8 @@ class BufferBudget(unittest.TestCase):
                 # 20 would have held 60 MiB.
                 self.assertEqual(len(held), 5)
                 self.assertEqual(refused, 15)
-                self.assertLess(grown_mib, budget / (1 << 20) + 8, "RSS grew by %.1f MiB" % grown_mib)
+                if not SANITIZED:
+                    self.assertLess(grown_mib, budget / (1 << 20) + 8, "RSS grew by %.1f MiB" % grown_mib)
                 self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
                                         reason="budget"), 15)
                 self.assertEqual(server.get("/healthz")[0], 200)  # small requests still fit
@@ -387,7 +396,8 @@ class MetricsPortBodies(unittest.TestCase):
                 sock.settimeout(10)
                 answer = sock.recv(200)
             self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer)
-            self.assertLess(peak_kib() - before, 16 * 1024)
+            if not SANITIZED:
+                self.assertLess(peak_kib() - before, 16 * 1024)
             self.assertTrue(metrics_of(server))  # still serving scrapes
 
 
