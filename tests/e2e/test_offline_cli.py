@@ -28,6 +28,26 @@ class OfflineCommands(unittest.TestCase):
         self.assertEqual(summary["outcome"], "mutated")
         self.assertEqual(summary["sources"]["ref"], "event:.pull_request.head.ref")
 
+    def test_readme_review_example(self):
+        """README's `review -f manifests/examples/admissionreview-workflow.json`, kept working."""
+        import base64
+        path = os.path.join(SOURCE_DIR, "manifests", "examples", "admissionreview-workflow.json")
+        with open(path) as f:
+            sent = json.load(f)
+        result = run("review", "-f", path, "--prompts-dir", PROMPTS_DIR)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        answer = json.loads(result.stdout)["response"]
+        self.assertEqual(answer["uid"], sent["request"]["uid"])
+        self.assertTrue(answer["allowed"])
+        self.assertEqual(answer["auditAnnotations"]["repo"], "Codertocat/Hello-World")
+        patch = json.loads(base64.b64decode(answer["patch"]))
+        filled = {op["value"]["name"]: op["value"]["value"] for op in patch
+                  if op["path"] == "/spec/arguments/parameters/-"}
+        self.assertEqual(filled.get("ref"), "changes")
+        validated = run("review", "-f", path, "--prompts-dir", PROMPTS_DIR, "--validate")
+        self.assertEqual(validated.returncode, 0, validated.stderr)
+        self.assertTrue(json.loads(validated.stdout)["response"]["allowed"])
+
     def test_mutate_json_output_and_denial_exit_code(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "wf.json")
