@@ -51,6 +51,17 @@ class Limits {
     return found != keep->members.end() ? found->second : keep->others;
   }
 
+  // nlohmann keeps non-negative integers unsigned; so do both engines, so their trees compare
+  // equal.
+  static json integer(int64_t value) {
+    return value >= 0 ? json(static_cast<uint64_t>(value)) : json(value);
+  }
+
+  // Whether a member is left unbuilt: listed members only, and `others` unset.
+  static bool skipped(const JsonKeep* keep, const JsonKeep* member) {
+    return keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && member == nullptr;
+  }
+
   static bool builds_children(const JsonKeep* keep) {
     return !(keep != nullptr && keep->mode == JsonKeep::Mode::kPresence);
   }
@@ -90,19 +101,15 @@ class DomConverter : public Limits {
         const simdjson::dom::object object = element.get_object().value_unsafe();
         for (const auto field : object) {
           const JsonKeep* child_keep = member_keep(keep, field.key);
-          if (keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && child_keep == nullptr)
-            continue;
+          if (skipped(keep, child_keep)) continue;
           if (const auto error =
                   convert(field.value, out[std::string(field.key)], depth + 1, child_keep))
             return error;
         }
         return simdjson::SUCCESS;
       }
-      case Type::INT64: {
-        // nlohmann keeps non-negative integers unsigned; so does this conversion.
-        const int64_t value = element.get_int64().value_unsafe();
-        return value >= 0 ? built(static_cast<uint64_t>(value), out) : built(value, out);
-      }
+      case Type::INT64:
+        return built(integer(element.get_int64().value_unsafe()), out);
       case Type::UINT64:
         return built(element.get_uint64().value_unsafe(), out);
       case Type::DOUBLE:
@@ -163,96 +170,64 @@ class OnDemandConverter : public Limits {
           std::string_view key;
           if (const auto error = field.unescaped_key().get(key)) return error;
           const JsonKeep* child_keep = member_keep(keep, key);
-          const bool wanted =
-              children &&
-              !(keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && child_keep == nullptr);
+          const bool wanted = children && !skipped(keep, child_keep);
           json* slot = wanted ? &(*out)[std::string(key)] : nullptr;
           if (const auto error = convert(field.value(), slot, depth + 1, child_keep)) return error;
         }
         return simdjson::SUCCESS;
       }
-      case od::json_type::number: {
-        od::number number;
-        if (element.get_number().get(number) != simdjson::SUCCESS) {
-          // An integer beyond 64 bits is valid JSON (Go writes 1e20 as 100000000000000000000):
-          // read as a double, as Go and nlohmann do.
-          double value = 0;
-          if (const auto error = element.get_double().get(value)) return error;
-          return out == nullptr ? simdjson::SUCCESS : built(json(value), *out);
-        }
-        if (out == nullptr) return simdjson::SUCCESS;
-        switch (number.get_number_type()) {
-          case od::number_type::signed_integer: {
-            // nlohmann keeps non-negative integers unsigned; so does this conversion.
-            const int64_t value = number.get_int64();
-            return built(value >= 0 ? json(static_cast<uint64_t>(value)) : json(value), *out);
-          }
-          case od::number_type::unsigned_integer:
-            return built(json(number.get_uint64()), *out);
-          default:
-            return built(json(number.get_double()), *out);
-        }
-      }
-      case od::json_type::string: {
-        std::string_view text;
-        if (const auto error = element.get_string().get(text)) return error;
-        return out == nullptr ? simdjson::SUCCESS : built(json(std::string(text)), *out);
-      }
-      case od::json_type::boolean: {
-        bool value = false;
-        if (const auto error = element.get_bool().get(value)) return error;
-        return out == nullptr ? simdjson::SUCCESS : built(json(value), *out);
-      }
-      case od::json_type::null: {
-        bool is_null = false;
-        if (const auto error = element.is_null().get(is_null)) return error;
-        if (!is_null) return simdjson::N_ATOM_ERROR;
-        return out == nullptr ? simdjson::SUCCESS : built(json(nullptr), *out);
-      }
+      default:
+        return read_scalar(element, type, out);
     }
-    return simdjson::INCORRECT_TYPE;
   }
 
   // A document that is a single scalar: On-Demand reads it through the document itself.
   simdjson::error_code convert_scalar(od::document& document, json& out) {
     od::json_type type;
     if (const auto error = document.type().get(type)) return error;
+    return read_scalar(document, type, &out);
+  }
+
+ private:
+  // A number, string, boolean or null, read through a value or a whole-document scalar (the two
+  // have the same accessors); out == nullptr: check only.
+  template <typename Source>
+  simdjson::error_code read_scalar(Source& source, od::json_type type, json* out) {
     switch (type) {
       case od::json_type::number: {
         od::number number;
-        if (document.get_number().get(number) != simdjson::SUCCESS) {
+        if (source.get_number().get(number) != simdjson::SUCCESS) {
+          // An integer beyond 64 bits is valid JSON (Go writes 1e20 as 100000000000000000000):
+          // read as a double, as Go and nlohmann do.
           double value = 0;
-          if (const auto error = document.get_double().get(value)) return error;
-          out = value;
-          return simdjson::SUCCESS;
+          if (const auto error = source.get_double().get(value)) return error;
+          return out == nullptr ? simdjson::SUCCESS : built(value, *out);
         }
-        if (number.is_int64()) {
-          const int64_t value = number.get_int64();
-          out = value >= 0 ? json(static_cast<uint64_t>(value)) : json(value);
-        } else if (number.is_uint64()) {
-          out = number.get_uint64();
-        } else {
-          out = number.get_double();
+        if (out == nullptr) return simdjson::SUCCESS;
+        switch (number.get_number_type()) {
+          case od::number_type::signed_integer:
+            return built(integer(number.get_int64()), *out);
+          case od::number_type::unsigned_integer:
+            return built(number.get_uint64(), *out);
+          default:
+            return built(number.get_double(), *out);
         }
-        return simdjson::SUCCESS;
       }
       case od::json_type::string: {
         std::string_view text;
-        if (const auto error = document.get_string().get(text)) return error;
-        out = std::string(text);
-        return simdjson::SUCCESS;
+        if (const auto error = source.get_string().get(text)) return error;
+        return out == nullptr ? simdjson::SUCCESS : built(json::string_t(text), *out);
       }
       case od::json_type::boolean: {
         bool value = false;
-        if (const auto error = document.get_bool().get(value)) return error;
-        out = value;
-        return simdjson::SUCCESS;
+        if (const auto error = source.get_bool().get(value)) return error;
+        return out == nullptr ? simdjson::SUCCESS : built(value, *out);
       }
       case od::json_type::null: {
         bool is_null = false;
-        if (const auto error = document.is_null().get(is_null)) return error;
-        out = nullptr;
-        return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+        if (const auto error = source.is_null().get(is_null)) return error;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        return out == nullptr ? simdjson::SUCCESS : built(nullptr, *out);
       }
       default:
         return simdjson::INCORRECT_TYPE;
