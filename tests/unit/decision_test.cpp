@@ -497,3 +497,13 @@ TEST_CASE("an object too large to build is denied with the reason, not failed") 
   CHECK(decision.response.reason == "RequestEntityTooLarge");
   CHECK_THAT(decision.response.message, Catch::StartsWith("Error: request.object is too large"));
 }
+
+TEST_CASE("a refusal quotes at most a short excerpt of the user's YAML") {
+  std::string refusal;
+  for (const std::string& text :
+       {"a: &" + std::string(100'000, 'x') + " 1\n",
+        std::string(100'000, 'k') + ": 1\n" + std::string(100'000, 'k') + ": 2\n"}) {
+    CHECK(merged_pod_patch(text, &refusal).is_null());
+    CHECK(refusal.size() < 1024);
+  }
+}

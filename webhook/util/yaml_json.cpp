@@ -60,6 +60,16 @@ std::string at(const yaml_mark_t& mark) {
          ")";
 }
 
+// User text quoted in a refusal, at most 60 bytes of it (cut on a UTF-8 boundary): a 200 KB
+// anchor name or key must not make a 200 KB message.
+std::string excerpt(std::string_view text) {
+  constexpr size_t kMax = 60;
+  if (text.size() <= kMax) return std::string(text);
+  size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 // One open sequence or mapping: where its members go, and for a mapping the key read last.
 struct Frame {
   json* container;
@@ -100,7 +110,7 @@ class Converter {
         return true;
       case YAML_ALIAS_EVENT:
         return fail("a YAML alias (*" +
-                        std::string(reinterpret_cast<const char*>(e.data.alias.anchor)) +
+                        excerpt(reinterpret_cast<const char*>(e.data.alias.anchor)) +
                         "); anchors and aliases are not expanded",
                     e);
       case YAML_SCALAR_EVENT:
@@ -127,12 +137,12 @@ class Converter {
 
   bool node_checks(const yaml_event_t& e, const yaml_char_t* anchor, const yaml_char_t* tag) {
     if (anchor != nullptr) {
-      return fail("a YAML anchor (&" + std::string(reinterpret_cast<const char*>(anchor)) +
+      return fail("a YAML anchor (&" + excerpt(reinterpret_cast<const char*>(anchor)) +
                       "); anchors and aliases are not expanded",
                   e);
     }
     if (tag != nullptr) {
-      return fail("a YAML tag (" + std::string(reinterpret_cast<const char*>(tag)) +
+      return fail("a YAML tag (" + excerpt(reinterpret_cast<const char*>(tag)) +
                       "); write the value without it",
                   e);
     }
@@ -159,7 +169,7 @@ class Converter {
     const std::string_view text = view(s.value, s.length);
     if (s.style != YAML_DOUBLE_QUOTED_SCALAR_STYLE && limits_.argo_expressions_double_quoted &&
         text.find("{{") != std::string_view::npos) {
-      return fail("an Argo expression outside double quotes (" + std::string(text.substr(0, 60)) +
+      return fail("an Argo expression outside double quotes (" + excerpt(text) +
                       "); write it in double quotes",
                   e);
     }
@@ -196,18 +206,18 @@ class Converter {
         case PlainScalar::Type::kInt:
           if (resolved.value.is_number_unsigned() &&
               resolved.value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-            return fail("the key " + std::string(text) + " is too large an integer for a key", e);
+            return fail("the key " + excerpt(text) + " is too large an integer for a key", e);
           }
           frame.key = resolved.value.dump();
           break;
         default:
-          return fail("the key " + std::string(text.empty() ? "(empty)" : text) +
+          return fail("the key " + (text.empty() ? std::string("(empty)") : excerpt(text)) +
                           " is read as a float or null; quote it",
                       e);
       }
     }
     if (frame.container->contains(frame.key)) {
-      return fail("the key " + frame.key + " appears twice in one mapping", e);
+      return fail("the key " + excerpt(frame.key) + " appears twice in one mapping", e);
     }
     frame.has_key = true;
     return true;
