@@ -1,51 +1,63 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/args.h"
+#include "cli/help.h"
 #include "policy/policy.h"
 
 namespace coderun::cli {
 namespace {
 
-constexpr const char* kUsage =
-    R"(coderun-webhook: admission webhook for Argo Workflows, CodeRuns and DocsRuns
+bool asks(const std::vector<std::string>& flags, std::initializer_list<const char*> words) {
+  return std::any_of(flags.begin(), flags.end(), [&words](const std::string& flag) {
+    return std::any_of(words.begin(), words.end(), [&flag](const char* w) { return flag == w; });
+  });
+}
 
-Usage:
-  coderun-webhook serve   --cert FILE --key FILE [--policy FILE] [--prompts-dir DIR]
-                          [--addr 0.0.0.0] [--port 8443] [--threads N (0: per CPU)] [--port-file FILE]
-                          [--log-level info] [--metrics-addr 0.0.0.0] [--metrics-port 9090 (-1: off)]
-                          [--kubeconfig FILE] [--max-body-bytes N] [--shutdown-delay SECONDS]
-                          [--read-timeout SECONDS] [--max-connections 512]
-                          [--max-buffered-bytes 50331648]
-  coderun-webhook review  -f admissionreview.json|yaml [--validate] [--policy FILE] [--prompts-dir DIR]
-  coderun-webhook mutate  -f workflow.yaml|json [--event event.json] [--policy FILE] [--prompts-dir DIR] [--json]
-  coderun-webhook resolve -f event.json [--event-type TYPE]
-  coderun-webhook version
-
-Exit codes: 0 allowed, 1 denied (review, mutate), 2 usage or input error.
-)";
+int print_version() {
+  std::cout << "coderun-webhook " << CODERUN_VERSION << "\n";
+  return kExitOk;
+}
 
 }  // namespace
 
 int run(const std::vector<std::string>& words) {
-  if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
-    std::cout << kUsage;
-    return words.empty() ? kExitUsage : kExitOk;
+  if (words.empty()) {
+    std::cerr << general_help();
+    return kExitUsage;
   }
   const std::string& command = words[0];
   const std::vector<std::string> flags(words.begin() + 1, words.end());
+  if (command == "--help" || command == "-h" || command == "help") {
+    if (!flags.empty()) {  // `help serve`
+      if (const CommandSpec* spec = find_command(flags[0])) {
+        std::cout << command_help(*spec);
+        return kExitOk;
+      }
+    }
+    std::cout << general_help();
+    return kExitOk;
+  }
+  if (command == "version" || command == "--version") return print_version();
+  const CommandSpec* spec = find_command(command);
+  if (spec == nullptr) {
+    std::cerr << "coderun-webhook: unknown command '" << command << "'\n\n" << general_help();
+    return kExitUsage;
+  }
+  // Asked for anywhere among the flags, before they are checked: help is what a user who got
+  // the flags wrong needs.
+  if (asks(flags, {"--help", "-h"})) {
+    std::cout << command_help(*spec);
+    return kExitOk;
+  }
+  if (asks(flags, {"--version"})) return print_version();
   try {
     if (command == "serve") return serve_command(flags);
     if (command == "review") return review_command(flags);
     if (command == "mutate") return mutate_command(flags);
-    if (command == "resolve") return resolve_command(flags);
-    if (command == "version" || command == "--version") {
-      std::cout << "coderun-webhook " << CODERUN_VERSION << "\n";
-      return kExitOk;
-    }
-    std::cerr << "unknown command '" << command << "'\n\n" << kUsage;
-    return kExitUsage;
+    return resolve_command(flags);
   } catch (const UsageError& e) {
     std::cerr << "coderun-webhook " << command << ": " << e.what() << "\n";
     return kExitUsage;

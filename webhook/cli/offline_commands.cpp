@@ -38,7 +38,7 @@ json read_document(const std::string& path) {
 }
 
 std::string required_file(const Args& args) {
-  const auto file = args.get("f");
+  const auto file = args.get("file");
   if (!file) throw UsageError("-f FILE is required");
   return *file;
 }
@@ -101,7 +101,7 @@ json decision_summary(const decision::Decision& decision) {
 }  // namespace
 
 int review_command(const std::vector<std::string>& flags) {
-  const Args args(flags, {"validate"});
+  const Args args(*find_command("review"), flags);
   const std::string path = required_file(args);
   const json document = read_document(path);
   const auto parsed = admission::parse_review(util::dump_json(document), admission::ReviewLimits{});
@@ -121,7 +121,7 @@ int review_command(const std::vector<std::string>& flags) {
 }
 
 int mutate_command(const std::vector<std::string>& flags) {
-  const Args args(flags, {"json"});
+  const Args args(*find_command("mutate"), flags);
   json object = read_document(required_file(args));
   if (!object.is_object()) throw UsageError("the file does not hold a Kubernetes object");
   if (const auto event = args.get("event")) set_event(object, read_file(*event));
@@ -141,7 +141,7 @@ int mutate_command(const std::vector<std::string>& flags) {
 }
 
 int resolve_command(const std::vector<std::string>& flags) {
-  const Args args(flags, {});
+  const Args args(*find_command("resolve"), flags);
   const std::string text = read_file(required_file(args));
   const auto parsed = github::parse_event_argument(text, github::EventLimits{16 << 20, 512});
   if (parsed.problem) throw UsageError(*parsed.problem);

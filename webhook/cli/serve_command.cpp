@@ -3,11 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -193,6 +195,41 @@ std::string pod_name() {
   return host;
 }
 
+// --log-level, else LOG_LEVEL, else info; a level outside the set is refused, not read as info.
+std::string log_level(const Args& args) {
+  if (const auto level = args.get("log-level")) return *level;  // checked by Args
+  const char* env = std::getenv("LOG_LEVEL");
+  if (env == nullptr || *env == '\0') return "info";
+  const auto& levels = find_command("serve")->find("log-level")->choices;
+  if (std::find(levels.begin(), levels.end(), env) == levels.end()) {
+    throw UsageError(std::string("LOG_LEVEL must be one of debug, info, warn, error, not '") + env +
+                     "'");
+  }
+  return env;
+}
+
+// Binds a listener; a port in use (or an address not of this host) ends the start with a log
+// line saying which, rather than a process that serves without it.
+int bind_or_exit(const observability::JsonLog& log, const char* what,
+                 const std::function<int()>& bind) {
+  try {
+    return bind();
+  } catch (const std::runtime_error& e) {
+    log.error("cannot listen", {{"listener", what}, {"error", e.what()}});
+    throw;
+  }
+}
+
+// --port-file/--metrics-port-file: the port once bound, for whoever started the process.
+void write_port_file(const Args& args, const std::string& flag, int port) {
+  const auto path = args.get(flag);
+  if (!path) return;
+  std::ofstream file(*path);
+  file << port << "\n";
+  file.close();
+  if (!file) throw UsageError("cannot write --" + flag + " " + *path);
+}
+
 void block_termination_signals() {
   const sigset_t signals = SignalWatcher::termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -202,12 +239,11 @@ void block_termination_signals() {
 }  // namespace
 
 int serve_command(const std::vector<std::string>& flags) {
-  const Args args(flags, {});
+  const Args args(*find_command("serve"), flags);
   const auto cert = args.get("cert");
   const auto key = args.get("key");
   if (!cert || !key) throw UsageError("--cert and --key are required");
-  const char* env_level = std::getenv("LOG_LEVEL");
-  const observability::JsonLog log(args.get_or("log-level", env_level ? env_level : "info"));
+  const observability::JsonLog log(log_level(args));
 
   block_termination_signals();
   const auto prompts_dir = args.get("prompts-dir");
@@ -258,9 +294,9 @@ int serve_command(const std::vector<std::string>& flags) {
   options.port = static_cast<int>(args.get_number("port", 8443));
   options.threads = static_cast<size_t>(args.get_number("threads", 0));
   options.max_connections = static_cast<size_t>(
-      args.get_number("max-connections", static_cast<long>(server::kDefaultMaxConnections)));
-  options.max_buffered_bytes = static_cast<size_t>(
-      args.get_number("max-buffered-bytes", static_cast<long>(server::kDefaultMaxBufferedBytes)));
+      args.get_number("max-connections", static_cast<long long>(server::kDefaultMaxConnections)));
+  options.max_buffered_bytes = static_cast<size_t>(args.get_number(
+      "max-buffered-bytes", static_cast<long long>(server::kDefaultMaxBufferedBytes)));
   options.max_body_bytes = static_cast<size_t>(args.get_number("max-body-bytes", 3 << 20));
   options.read_timeout = std::chrono::seconds(args.get_number("read-timeout", 10));
   options.review.object_fields = &decision::run_object_fields();
@@ -294,18 +330,15 @@ int serve_command(const std::vector<std::string>& flags) {
     metrics.bad_request(where == "/mutate" || where == "/validate" ? where : "other", status);
   };
   server::AdmissionServer server(options, certificates, std::move(endpoints), log);
-  const int port = server.bind();
-  if (const auto port_file = args.get("port-file")) {
-    std::ofstream(*port_file) << port << "\n";
-  }
+  const int port = bind_or_exit(log, "admission", [&server] { return server.bind(); });
+  write_port_file(args, "port-file", port);
   std::unique_ptr<server::MetricsServer> metrics_server;
-  if (const long metrics_port = args.get_number("metrics-port", 9090); metrics_port >= 0) {
+  if (const long long metrics_port = args.get_number("metrics-port", 9090); metrics_port >= 0) {
     metrics_server = std::make_unique<server::MetricsServer>(
         args.get_or("metrics-addr", "0.0.0.0"), static_cast<int>(metrics_port),
         [&metrics] { return metrics.render(); });
-    const int bound = metrics_server->start();
-    if (const auto port_file = args.get("metrics-port-file"))
-      std::ofstream(*port_file) << bound << "\n";
+    const int bound = bind_or_exit(log, "metrics", [&] { return metrics_server->start(); });
+    write_port_file(args, "metrics-port-file", bound);
     log.info("serving metrics", {{"port", bound}});
   }
   log.info("listening", {{"address", options.address},
