@@ -5,13 +5,18 @@
 #                       [--ca-bundle-patch FILE]
 # Writes DIR/ca.crt, DIR/ca.key, DIR/tls.crt (leaf then CA), DIR/tls.key. An existing pair that is
 # valid for 30 more days is kept; --renew issues a new serving pair from the same CA (the
-# caBundle stays the same: rotate this way); --force makes a new CA too.
+# caBundle stays the same: rotate this way); --force makes a new CA too. A reissued certificate
+# keeps the --dns/--ip names of the one it replaces unless --dns or --ip is given again.
 # --ca-bundle-patch writes a kustomize patch that sets caBundle on both webhook configurations.
 set -euo pipefail
 
 out="" service="coderun-webhook" namespace="coderun-webhook" days=365 force=0 renew=0 bundle_patch=""
 dns=() ips=()
 while [ $# -gt 0 ]; do
+  case "$1" in
+    --out|--service|--namespace|--dns|--ip|--days|--ca-bundle-patch)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "make-certs.sh: $1 needs a value" >&2; exit 2; } ;;
+  esac
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --service) service="$2"; shift 2 ;;
@@ -22,7 +27,7 @@ while [ $# -gt 0 ]; do
     --force) force=1; shift ;;
     --renew) renew=1; shift ;;
     --ca-bundle-patch) bundle_patch="$2"; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "make-certs.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -62,9 +67,37 @@ if [ "$force" = 1 ] || [ ! -s "$out/ca.key" ] || [ ! -s "$out/ca.crt" ] ||
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 fi
 
-sans="DNS:${service},DNS:${service}.${namespace},DNS:${service}.${namespace}.svc,DNS:${service}.${namespace}.svc.cluster.local"
+service_sans() {  # the four names of a Service, as SANs
+  echo "DNS:$1,DNS:$1.$2,DNS:$1.$2.svc,DNS:$1.$2.svc.cluster.local"
+}
+
+# The names the certificate being replaced carries beyond its Service's own four (the --dns and
+# --ip of the run that made it), one per line, as SANs: "DNS:localhost", "IP:127.0.0.1".
+old_extra_sans() {
+  local cert="$1" subject cn old_service old_namespace standard
+  subject=$(openssl x509 -in "$cert" -noout -subject -nameopt RFC2253 2>/dev/null) || return 0
+  cn=${subject#*CN=} && cn=${cn%%,*}                 # service.namespace.svc
+  old_service=${cn%%.*} && old_namespace=${cn#*.} && old_namespace=${old_namespace%.svc}
+  standard=",$(service_sans "$old_service" "$old_namespace"),$(service_sans "$service" "$namespace"),"
+  openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr ',' '\n' |
+    sed -e 's/^ *//' -e 's/^IP Address:/IP:/' | grep -E '^(DNS|IP):' |
+    while read -r san; do
+      case "$standard" in *",$san,"*) ;; *) echo "$san" ;; esac
+    done || true
+}
+
+sans=$(service_sans "$service" "$namespace")
 for name in "${dns[@]+"${dns[@]}"}"; do sans+=",DNS:${name}"; done
 for addr in "${ips[@]+"${ips[@]}"}"; do sans+=",IP:${addr}"; done
+# Renewing must not drop the names clients connect by (README's curl uses 127.0.0.1): without new
+# --dns/--ip, the old certificate's are kept, and said so.
+if [ ${#dns[@]} -eq 0 ] && [ ${#ips[@]} -eq 0 ] && [ -s "$out/tls.crt" ]; then
+  kept=$(old_extra_sans "$out/tls.crt" | paste -sd, -)
+  if [ -n "$kept" ]; then
+    sans+=",${kept}"
+    echo "make-certs.sh: kept from the certificate it replaces: ${kept//,/, } (--dns/--ip replace them)"
+  fi
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
