@@ -8,11 +8,12 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 import jsonpatch
 import jsonschema
 
-from fake_api_server import FakeApiServer, write_kubeconfig
+from fake_api_server import FakeApiServer, object_path, write_kubeconfig
 from harness import FIXTURES_DIR, WebhookServer, decode_patch, event_text, metrics_of, sample, workflow
 
 EVENT_SCHEMA = os.path.join(FIXTURES_DIR, "k8s-json-schema", "v1.34.0-standalone", "event-events-v1.json")
@@ -29,6 +30,7 @@ def mutated_and_named(server, parameters, name):
     assert status == 200 and response["allowed"], response
     stored = jsonpatch.apply_patch(wf, decode_patch(response))
     stored["metadata"]["name"] = name  # what the API server does between the two passes
+    stored["metadata"]["uid"] = str(uuid.uuid4())
     return stored
 
 
@@ -52,6 +54,7 @@ class EventsEndToEnd(unittest.TestCase):
         with FakeApiServer(self.tmp.name) as api, WebhookWithApi(api.kubeconfig) as server:
             stored = mutated_and_named(server, [("github-app", "clippy"), ("event", event_text("pull_request.opened"))],
                                        "coderun-x7k2p")
+            api.store(object_path("workflows", "argo", "coderun-x7k2p"), stored["metadata"]["uid"])
             status, response = server.admit(stored, endpoint="/validate")
             self.assertTrue(response["allowed"])
             requests = api.received(1)
@@ -67,7 +70,8 @@ class EventsEndToEnd(unittest.TestCase):
             self.assertEqual(mutated.body["reportingController"], "taskmaster.io/coderun-webhook")
             self.assertTrue(mutated.body["reportingInstance"])
             self.assertEqual(mutated.body["regarding"], {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-                                                         "namespace": "argo", "name": "coderun-x7k2p"})
+                                                         "namespace": "argo", "name": "coderun-x7k2p",
+                                                         "uid": stored["metadata"]["uid"]})
             self.assertIn("ref=changes (event:.pull_request.head.ref)", mutated.body["note"])
 
             for _ in range(2):

@@ -123,7 +123,10 @@ class Manifests(unittest.TestCase):
         self.assertEqual(container["livenessProbe"]["httpGet"]["path"], "/healthz")
         self.assertIn("limits", container["resources"])
         rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
-        self.assertEqual(rules, [{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}])
+        # Events, and get on the admitted kinds (a Mutated Event waits until its object is found stored).
+        self.assertEqual(rules, [{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+                                 {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["get"]},
+                                 {"apiGroups": ["taskmaster.io"], "resources": ["coderuns", "docsruns"], "verbs": ["get"]}])
         self.assertEqual(next(d for d in docs if d["kind"] == "PodDisruptionBudget")["spec"]["minAvailable"], 1)
         service = next(d for d in docs if d["kind"] == "Service")
         self.assertEqual(service["spec"]["ports"][0]["port"], 443)

@@ -31,6 +31,7 @@ TEST_CASE("the validating pass reports what the mutating pass filled, on the fin
 
   json stored = workflow.patch(mutated.response.patch_operations());
   stored["metadata"]["name"] = "coderun-x7k2p";  // given by the API server between the passes
+  stored["metadata"]["uid"] = "6f1c2d3e-0000-4000-8000-000000000001";
   auto request = create_request(stored);
   request.name = "coderun-x7k2p";
   const auto validated = decide(request, kPolicy, kPrompts, Phase::kValidate);
@@ -42,6 +43,12 @@ TEST_CASE("the validating pass reports what the mutating pass filled, on the fin
   CHECK(events[0].regarding.kind == "Workflow");
   CHECK(events[0].regarding.api_version == "argoproj.io/v1alpha1");
   CHECK(events[0].regarding.namespace_name == "argo");
+  CHECK(events[0].regarding.uid == "6f1c2d3e-0000-4000-8000-000000000001");
+  // Posted only once the recorder finds this very object stored.
+  REQUIRE(events[0].confirm);
+  CHECK(events[0].confirm->path ==
+        "/apis/argoproj.io/v1alpha1/namespaces/argo/workflows/coderun-x7k2p");
+  CHECK(events[0].confirm->uid == "6f1c2d3e-0000-4000-8000-000000000001");
   CHECK_THAT(events[0].note,
              Catch::StartsWith("filled owner=Codertocat (event:.repository.owner.login)") &&
                  Catch::Contains("ref=changes (event:.pull_request.head.ref)") &&
@@ -57,6 +64,18 @@ TEST_CASE("a denial on the mutating pass is reported against the generateName") 
   CHECK(events[0].type == "Warning");
   CHECK(events[0].regarding.name == "coderun-");
   CHECK_THAT(events[0].note, Catch::StartsWith("Error: Invalid github-app 'nobody'"));
+  CHECK_FALSE(events[0].confirm);  // a refused object never exists: the refusal is the news
+}
+
+TEST_CASE("a denial on the validating pass is posted without waiting for the object") {
+  json workflow = workflow_with(params("nobody", "{}"));
+  workflow["metadata"]["name"] = "coderun-abcde";
+  workflow["metadata"]["uid"] = "u-1";
+  const auto decision = decide(create_request(workflow), kPolicy, kPrompts, Phase::kValidate);
+  const auto events = events_for(create_request(workflow), decision, Phase::kValidate);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].reason == "Denied");
+  CHECK_FALSE(events[0].confirm);
 }
 
 TEST_CASE("a malformed event is reported once, by the final pass") {
@@ -71,6 +90,8 @@ TEST_CASE("a malformed event is reported once, by the final pass") {
   REQUIRE(events.size() == 2);
   CHECK(events[0].reason == "EventParseFailed");
   CHECK(events[1].reason == "Mutated");
+  CHECK(events[0].confirm);  // the object may still not be stored: both wait for it
+  CHECK(events[1].confirm);
 }
 
 TEST_CASE("objects the webhook does not serve get no Events") {

@@ -33,6 +33,10 @@
 namespace coderun::cli {
 namespace {
 
+// After admission stops on SIGTERM, how long queued Events may still be sent: with the
+// Deployment's --shutdown-delay of 5 s and terminationGracePeriodSeconds of 30, well inside it.
+constexpr std::chrono::milliseconds kEventDrainGrace{10000};
+
 // Re-reads the policy and the certificate every second until stopped.
 class ReloadLoop {
  public:
@@ -268,22 +272,21 @@ int serve_command(const std::vector<std::string>& flags) {
   observability::Metrics metrics;
 
   // Events: in-cluster, or --kubeconfig / $KUBECONFIG outside; without either, not posted.
-  std::unique_ptr<kube::ApiClient> api;
   std::unique_ptr<kube::EventRecorder> events;
   if (const auto kube_config = kube::KubeConfig::discover(args.get("kubeconfig"))) {
-    api = std::make_unique<kube::ApiClient>(*kube_config);
     kube::EventRecorder::Options event_options;
     event_options.reporting_instance = pod_name();
     events = std::make_unique<kube::EventRecorder>(
-        kube::EventRecorder::over(*api), event_options,
+        kube::EventRecorder::over(*kube_config), event_options,
         [&metrics](kube::EventRecorder::Outcome outcome) {
-          metrics.event(outcome == kube::EventRecorder::Outcome::kPosted   ? "posted"
-                        : outcome == kube::EventRecorder::Outcome::kFailed ? "failed"
-                                                                           : "dropped");
-        });
+          metrics.event(kube::EventRecorder::outcome_name(outcome));
+        },
+        &log);
     log.info("posting Kubernetes Events",
              {{"api_server", kube_config->host + ":" + std::to_string(kube_config->port)},
-              {"reporting_instance", event_options.reporting_instance}});
+              {"reporting_instance", event_options.reporting_instance},
+              {"senders", event_options.senders},
+              {"queue_capacity", event_options.queue_capacity}});
   } else {
     log.warn("no Kubernetes API configuration (in-cluster or --kubeconfig): Events are not posted");
   }
@@ -308,13 +311,22 @@ int serve_command(const std::vector<std::string>& flags) {
     return service.handle(request, decision::Phase::kValidate);
   };
   std::atomic<bool> shutting_down{false};
-  endpoints.readiness = [&policies, &shutting_down] {
+  endpoints.readiness = [&policies, &shutting_down, &events] {
     server::Readiness readiness;
     if (shutting_down) return server::Readiness{false, "shutting down"};
     if (const auto error = policies->last_error()) {
       // Still ready: every replica reads the same ConfigMap, so failing readiness here would take
       // them all out at once and, with failurePolicy Fail, block every submission.
       readiness.detail = "serving the last good policy; reload rejected: " + *error;
+    }
+    // Still ready too: lost audit records are worth seeing, not worth refusing admissions for.
+    if (const auto stats = events ? events->stats() : kube::EventRecorder::Stats{};
+        stats.dropped > 0 || stats.throttled > 0) {
+      readiness.detail += (readiness.detail.empty() ? "" : "; ") +
+                          std::string("Kubernetes Events dropped (queue full): ") +
+                          std::to_string(stats.dropped) +
+                          ", throttled (one object over its budget): " +
+                          std::to_string(stats.throttled);
     }
     return readiness;
   };
@@ -353,6 +365,9 @@ int serve_command(const std::vector<std::string>& flags) {
         server, log, std::chrono::seconds(args.get_number("shutdown-delay", 0)), shutting_down);
     server.serve();
   }
+  // Admission has stopped: the Events still queued get a bounded grace (the Deployment's
+  // terminationGracePeriodSeconds leaves room for it after --shutdown-delay).
+  if (events) events->stop(kEventDrainGrace);
   log.info("stopped");
   return kExitOk;
 }

@@ -34,6 +34,19 @@ std::string file_identity(const std::string& path) {
          std::to_string(info.st_mtim.tv_nsec) + ":" + std::to_string(info.st_size);
 }
 
+template <typename Response>
+ApiResult result_of(const Response& response) {
+  if (!response) return {0, httplib::to_string(response.error()), std::nullopt};
+  ApiResult result{response->status, response->body, std::nullopt};
+  // Only the delta-seconds form: the API server never sends an HTTP date here.
+  const std::string retry_after = response->get_header_value("Retry-After");
+  if (!retry_after.empty() && retry_after.size() <= 6 &&
+      retry_after.find_first_not_of("0123456789") == std::string::npos) {
+    result.retry_after = std::chrono::seconds(std::stol(retry_after));
+  }
+  return result;
+}
+
 }  // namespace
 
 ApiClient::ApiClient(KubeConfig config) : config_(std::move(config)) {
@@ -61,6 +74,10 @@ ApiClient::ApiClient(KubeConfig config) : config_(std::move(config)) {
   http_->set_read_timeout(5, 0);
   http_->set_write_timeout(5, 0);
   http_->set_keep_alive(true);
+  // httplib writes a request's headers and body separately: with Nagle's algorithm the body waits
+  // for the server's delayed ACK of the headers (about 40 ms), which held one sender to ~25
+  // requests a second.
+  http_->set_tcp_nodelay(true);
 }
 
 ApiClient::~ApiClient() = default;
@@ -81,18 +98,19 @@ void ApiClient::prepare() {
   if (!token.empty()) http_->set_bearer_token_auth(token);
 }
 
+ApiResult ApiClient::get(const std::string& path) {
+  prepare();
+  return result_of(http_->Get(path));
+}
+
 ApiResult ApiClient::post(const std::string& path, const std::string& json_body) {
   prepare();
-  const auto response = http_->Post(path, json_body, "application/json");
-  if (!response) return {0, httplib::to_string(response.error())};
-  return {response->status, response->body};
+  return result_of(http_->Post(path, json_body, "application/json"));
 }
 
 ApiResult ApiClient::merge_patch(const std::string& path, const std::string& json_body) {
   prepare();
-  const auto response = http_->Patch(path, json_body, "application/merge-patch+json");
-  if (!response) return {0, httplib::to_string(response.error())};
-  return {response->status, response->body};
+  return result_of(http_->Patch(path, json_body, "application/merge-patch+json"));
 }
 
 }  // namespace coderun::kube

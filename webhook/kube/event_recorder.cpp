@@ -1,14 +1,17 @@
 #include "kube/event_recorder.h"
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 
+#include "observability/json_log.h"
 #include "util/json_text.h"
 
 namespace coderun::kube {
 namespace {
 
 constexpr size_t kNoteLimit = 1024;
+constexpr std::chrono::milliseconds kMaxConfirmBackoff{1000};
 
 std::string truncated_note(const std::string& note) {
   if (note.size() <= kNoteLimit) return note;
@@ -33,6 +36,17 @@ std::string events_path(const std::string& namespace_name) {
   return "/apis/events.k8s.io/v1/namespaces/" + namespace_name + "/events";
 }
 
+std::string stored_uid(const std::string& body) {
+  const auto object = nlohmann::json::parse(body, nullptr, false);
+  if (!object.is_object()) return "";
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  const auto uid = metadata->find("uid");
+  return uid != metadata->end() && uid->is_string() ? uid->get<std::string>() : "";
+}
+
+std::string excerpt(const std::string& text) { return text.size() <= 200 ? text : text.substr(0, 200); }
+
 }  // namespace
 
 std::string micro_time(std::chrono::system_clock::time_point when) {
@@ -48,139 +62,377 @@ std::string micro_time(std::chrono::system_clock::time_point when) {
   return text;
 }
 
-EventRecorder::Transport EventRecorder::over(ApiClient& client) {
-  return {[&client](const std::string& path, const std::string& body) {
-            return client.post(path, body);
-          },
-          [&client](const std::string& path, const std::string& body) {
-            return client.merge_patch(path, body);
-          }};
+EventRecorder::TransportFactory EventRecorder::over(const KubeConfig& config) {
+  return [config] {
+    auto client = std::make_shared<ApiClient>(config);
+    return Transport{[client](const std::string& path, const std::string& body) {
+                       return client->post(path, body);
+                     },
+                     [client](const std::string& path, const std::string& body) {
+                       return client->merge_patch(path, body);
+                     },
+                     [client](const std::string& path) { return client->get(path); }};
+  };
 }
 
-EventRecorder::EventRecorder(Transport transport, Options options,
-                             std::function<void(Outcome)> observe)
-    : transport_(std::move(transport)),
-      options_(std::move(options)),
+EventRecorder::EventRecorder(TransportFactory transports, Options options,
+                             std::function<void(Outcome)> observe,
+                             const observability::JsonLog* log)
+    : options_(std::move(options)),
       observe_(std::move(observe)),
-      sender_([this] { run(); }) {}
+      log_(log),
+      buckets_(options_.spam_burst, options_.spam_refill) {
+  // Every transport is made here, on the caller's thread, so that a bad configuration throws to
+  // the caller rather than inside a sender.
+  std::vector<Transport> made;
+  for (size_t i = 0; i < std::max<size_t>(1, options_.senders); ++i) made.push_back(transports());
+  for (auto& transport : made)
+    senders_.emplace_back([this, transport = std::move(transport)]() mutable {
+      run(std::move(transport));
+    });
+}
 
-EventRecorder::~EventRecorder() {
+EventRecorder::EventRecorder(Transport shared, Options options,
+                             std::function<void(Outcome)> observe,
+                             const observability::JsonLog* log)
+    : EventRecorder([shared] { return shared; }, std::move(options), std::move(observe), log) {}
+
+EventRecorder::~EventRecorder() { stop(options_.drain_grace); }
+
+long EventRecorder::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
-    stop_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    if (stopped_) return 0;
+    stopped_ = stopping_ = true;
+    stop_deadline_ = Steady::now() + grace;
   }
   wake_.notify_all();
-  sender_.join();
-}
-
-bool EventRecorder::record(EventRecord event) {
+  for (auto& sender : senders_) sender.join();
+  long left = 0;
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_ && queue_.size() < options_.queue_capacity) {
-      queue_.push_back({std::move(event), std::chrono::system_clock::now()});
-      wake_.notify_one();
-      return true;
-    }
+    for (const auto& pending : queue_) left += pending.count;
+    queue_.clear();
+    waiting_.clear();
+    dropped_ += left;
   }
-  if (observe_) observe_(Outcome::kDropped);
-  return false;
+  report(Outcome::kDropped, left);
+  if (log_ != nullptr && left > 0) {
+    log_->warn("Kubernetes Events not sent at shutdown: the grace period ended",
+               {{"events", left}, {"grace_ms", grace.count()}});
+  }
+  return left;
+}
+
+EventRecorder::Stats EventRecorder::stats() const {
+  std::lock_guard lock(mutex_);
+  return {dropped_, throttled_, queue_.size()};
+}
+
+const char* EventRecorder::outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPosted: return "posted";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kDropped: return "dropped";
+    case Outcome::kUnstored: return "unstored";
+    case Outcome::kThrottled: return "throttled";
+  }
+  return "failed";
 }
 
 std::string EventRecorder::key_of(const EventRecord& e) {
   return e.regarding.namespace_name + "\x1f" + e.regarding.kind + "\x1f" + e.regarding.name +
-         "\x1f" + e.type + "\x1f" + e.reason + "\x1f" + e.action + "\x1f" + e.note;
+         "\x1f" + e.regarding.uid + "\x1f" + e.type + "\x1f" + e.reason + "\x1f" + e.action +
+         "\x1f" + e.note;
+}
+
+std::string EventRecorder::spam_key_of(const EventRecord& e) {
+  return e.regarding.namespace_name + "\x1f" + e.regarding.kind + "\x1f" + e.regarding.name +
+         "\x1f" + e.reason;
+}
+
+void EventRecorder::report(Outcome outcome, long count) {
+  if (!observe_) return;
+  for (long i = 0; i < count; ++i) observe_(outcome);
+}
+
+bool EventRecorder::record(EventRecord event) {
+  const auto now = std::chrono::system_clock::now();
+  const auto steady_now = Steady::now();
+  std::string key = key_of(event);
+  std::unique_lock lock(mutex_);
+  if (!stopping_) {
+    if (const auto found = waiting_.find(key); found != waiting_.end()) {
+      // The same event is already waiting: it goes out as one series update with both counted.
+      ++found->second->count;
+      found->second->last = now;
+      return true;
+    }
+  }
+  if (stopping_ || queue_.size() >= options_.queue_capacity) {
+    ++dropped_;
+    lock.unlock();
+    report(Outcome::kDropped, 1);
+    if (log_ != nullptr) {
+      if (const auto held_back = log_throttle_.pass("dropped")) {
+        log_->warn("Kubernetes Event dropped: the queue is full",
+                   {{"capacity", options_.queue_capacity}, {"dropped", *held_back + 1}});
+      }
+    }
+    return false;
+  }
+  if (!buckets_.take(spam_key_of(event), steady_now)) {
+    ++throttled_;
+    lock.unlock();
+    report(Outcome::kThrottled, 1);
+    if (log_ != nullptr) {
+      if (const auto held_back = log_throttle_.pass("throttled")) {
+        log_->warn("Kubernetes Event throttled: too many for one object",
+                   {{"namespace", event.regarding.namespace_name},
+                    {"kind", event.regarding.kind},
+                    {"name", event.regarding.name},
+                    {"reason", event.reason},
+                    {"throttled", *held_back + 1}});
+      }
+    }
+    return false;
+  }
+  Pending pending;
+  pending.key = std::move(key);
+  pending.first = pending.last = now;
+  if (event.confirm) {
+    pending.confirm_backoff = options_.confirm_backoff;
+    pending.confirm_until = steady_now + options_.confirm_window;
+  }
+  pending.event = std::move(event);
+  queue_.push_back(std::move(pending));
+  waiting_[queue_.back().key] = std::prev(queue_.end());
+  lock.unlock();
+  wake_.notify_one();
+  return true;
 }
 
 nlohmann::json EventRecorder::event_object(const EventRecord& event, const std::string& name,
-                                           std::chrono::system_clock::time_point when) const {
+                                           std::chrono::system_clock::time_point when, long count,
+                                           std::chrono::system_clock::time_point last) const {
   nlohmann::json regarding = {{"apiVersion", event.regarding.api_version},
                               {"kind", event.regarding.kind},
                               {"namespace", event.regarding.namespace_name}};
   if (!event.regarding.name.empty()) regarding["name"] = event.regarding.name;
-  return {{"apiVersion", "events.k8s.io/v1"},
-          {"kind", "Event"},
-          {"metadata", {{"name", name}, {"namespace", event.regarding.namespace_name}}},
-          {"eventTime", micro_time(when)},
-          {"reportingController", options_.reporting_controller},
-          {"reportingInstance", options_.reporting_instance},
-          {"action", event.action},
-          {"reason", event.reason},
-          {"type", event.type},
-          {"note", truncated_note(event.note)},
-          {"regarding", regarding}};
+  if (!event.regarding.uid.empty()) regarding["uid"] = event.regarding.uid;
+  nlohmann::json object = {{"apiVersion", "events.k8s.io/v1"},
+                           {"kind", "Event"},
+                           {"metadata", {{"name", name}, {"namespace", event.regarding.namespace_name}}},
+                           {"eventTime", micro_time(when)},
+                           {"reportingController", options_.reporting_controller},
+                           {"reportingInstance", options_.reporting_instance},
+                           {"action", event.action},
+                           {"reason", event.reason},
+                           {"type", event.type},
+                           {"note", truncated_note(event.note)},
+                           {"regarding", regarding}};
+  // Events coalesced while waiting arrive as one series (the API server wants count >= 2).
+  if (count > 1)
+    object["series"] = {{"count", count}, {"lastObservedTime", micro_time(std::max(when, last))}};
+  return object;
 }
 
-ApiResult EventRecorder::with_retries(const std::function<ApiResult()>& call) {
-  auto backoff = options_.first_backoff;
-  ApiResult result;
-  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-    result = call();
-    if (result.ok() || !result.retryable() || attempt == options_.max_attempts) return result;
-    std::unique_lock lock(mutex_);
-    // Sleep, but give up early when shutting down and the drain deadline has passed.
-    wake_.wait_for(lock, backoff, [this] {
-      return stopping_ && std::chrono::steady_clock::now() >= stop_deadline_;
-    });
-    if (stopping_ && std::chrono::steady_clock::now() >= stop_deadline_) return result;
-    backoff *= 2;
+std::optional<EventRecorder::Queue::iterator> EventRecorder::next_ready(Steady::time_point now,
+                                                                        Steady::time_point& wake_at) {
+  wake_at = Steady::time_point::max();
+  if (paused_until_ > now) {
+    wake_at = paused_until_;
+    return std::nullopt;
   }
-  return result;
-}
-
-void EventRecorder::send(const Pending& pending) {
-  const std::string key = key_of(pending.event);
-  for (auto it = series_.begin(); it != series_.end();) {  // forget series older than the window
-    it =
-        pending.when - it->second.last > options_.series_window ? series_.erase(it) : std::next(it);
-  }
-  auto found = series_.find(key);
-  ApiResult result;
-  if (found != series_.end() && found->second.created) {
-    Series& series = found->second;
-    ++series.count;
-    series.last = pending.when;
-    const nlohmann::json patch = {
-        {"series", {{"count", series.count}, {"lastObservedTime", micro_time(series.last)}}}};
-    result = with_retries([&] {
-      return transport_.merge_patch(events_path(series.namespace_name) + "/" + series.name,
-                                    util::dump_json(patch));
-    });
-    if (result.status == 404) series_.erase(found);  // deleted meanwhile: the next one starts anew
-  } else {
-    Series series{event_name(pending.event),
-                  pending.event.regarding.namespace_name,
-                  1,
-                  pending.when,
-                  pending.when,
-                  false};
-    const std::string body =
-        util::dump_json(event_object(pending.event, series.name, pending.when));
-    result =
-        with_retries([&] { return transport_.post(events_path(series.namespace_name), body); });
-    series.created = result.ok();
-    if (series.created) series_[key] = series;
-  }
-  if (observe_) observe_(result.ok() ? Outcome::kPosted : Outcome::kFailed);
-}
-
-void EventRecorder::run() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty() || (stopping_ && std::chrono::steady_clock::now() >= stop_deadline_)) {
-      if (stopping_) break;
+  // Entries behind a busy key or a backoff are skipped: there is at most one waiting entry per
+  // key, so the skipped ones are few (one per sender, plus those in backoff).
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (busy_.contains(it->key)) continue;
+    if (it->not_before > now) {
+      wake_at = std::min(wake_at, it->not_before);
       continue;
     }
-    Pending pending = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    send(pending);
-    lock.lock();
+    return it;
   }
-  const size_t abandoned = queue_.size();
-  lock.unlock();
-  for (size_t i = 0; i < abandoned && observe_; ++i) observe_(Outcome::kDropped);
+  return std::nullopt;
+}
+
+void EventRecorder::requeue(Pending pending) {
+  if (const auto found = waiting_.find(pending.key); found != waiting_.end()) {
+    // An identical event arrived while this one was in flight: carry it too.
+    pending.count += found->second->count;
+    pending.last = std::max(pending.last, found->second->last);
+    queue_.erase(found->second);
+  }
+  queue_.push_front(std::move(pending));  // it was the oldest
+  waiting_[queue_.front().key] = queue_.begin();
+}
+
+void EventRecorder::run(Transport transport) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    const auto now = Steady::now();
+    if (stopping_ && (now >= stop_deadline_ || queue_.empty())) break;
+    Steady::time_point wake_at;
+    const auto ready = next_ready(now, wake_at);
+    if (!ready) {
+      if (stopping_) wake_at = std::min(wake_at, stop_deadline_);
+      if (wake_at == Steady::time_point::max()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, wake_at);
+      }
+      continue;
+    }
+    Pending pending = std::move(**ready);
+    waiting_.erase(pending.key);
+    queue_.erase(*ready);
+    busy_.insert(pending.key);
+    if (now - last_pruned_ > std::chrono::seconds(10)) {  // forget series older than the window
+      last_pruned_ = now;
+      const auto horizon = std::chrono::system_clock::now() - options_.series_window;
+      std::erase_if(series_, [&](const auto& entry) { return entry.second.last < horizon; });
+    }
+    lock.unlock();
+    const Result result = attempt(transport, pending);
+    lock.lock();
+    busy_.erase(pending.key);
+    if (result.step == Step::kRetry) {
+      requeue(std::move(pending));
+    } else {
+      lock.unlock();
+      report(result.outcome, pending.count);
+      lock.lock();
+    }
+    wake_.notify_all();  // the key is free again, and a stop may be waiting for an empty queue
+  }
+}
+
+EventRecorder::Result EventRecorder::attempt(Transport& transport, Pending& pending) {
+  if (pending.event.confirm && !pending.confirmed) {
+    const Result result = confirm(transport, pending);
+    if (!pending.confirmed) return result;
+  }
+  return send(transport, pending);
+}
+
+EventRecorder::Result EventRecorder::confirm(Transport& transport, Pending& pending) {
+  const StoredCheck& check = *pending.event.confirm;
+  const ApiResult result =
+      transport.get ? transport.get(check.path) : ApiResult{0, "no GET", std::nullopt};
+  if (result.status == 200) {
+    const std::string uid = stored_uid(result.body);
+    if (check.uid.empty() || uid == check.uid) {
+      pending.confirmed = true;
+      if (pending.event.regarding.uid.empty()) pending.event.regarding.uid = uid;
+      return {Step::kRetry, Outcome::kPosted};  // not used: attempt() sends next
+    }
+    if (log_ != nullptr) {
+      log_->debug("Kubernetes Event not posted: another object has the name now",
+                  {{"path", check.path}, {"uid", check.uid}, {"stored_uid", uid},
+                   {"reason", pending.event.reason}});
+    }
+    return {Step::kDone, Outcome::kUnstored};
+  }
+  if (result.status == 404) {
+    const auto now = Steady::now();
+    if (now + pending.confirm_backoff > pending.confirm_until) {
+      if (log_ != nullptr) {
+        log_->debug("Kubernetes Event not posted: the object was never stored",
+                    {{"path", check.path}, {"uid", check.uid}, {"reason", pending.event.reason}});
+      }
+      return {Step::kDone, Outcome::kUnstored};
+    }
+    pending.not_before = now + pending.confirm_backoff;
+    pending.confirm_backoff = std::min(pending.confirm_backoff * 2, kMaxConfirmBackoff);
+    return {Step::kRetry, Outcome::kPosted};
+  }
+  return retry_after_failure(pending, result);
+}
+
+EventRecorder::Result EventRecorder::send(Transport& transport, Pending& pending) {
+  std::optional<Series> series;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto found = series_.find(pending.key); found != series_.end()) {
+      if (pending.first - found->second.last <= options_.series_window) {
+        series = found->second;
+      } else {
+        series_.erase(found);
+      }
+    }
+  }
+  const std::string& ns = pending.event.regarding.namespace_name;
+  ApiResult result;
+  if (series) {
+    const long count = series->count + pending.count;
+    const nlohmann::json patch = {
+        {"series", {{"count", count}, {"lastObservedTime", micro_time(pending.last)}}}};
+    result = transport.merge_patch(events_path(ns) + "/" + series->name, util::dump_json(patch));
+    std::lock_guard lock(mutex_);
+    if (result.ok()) {
+      series_[pending.key] = {series->name, count, pending.last};
+      return {Step::kDone, Outcome::kPosted};
+    }
+    if (result.status == 404) {  // deleted meanwhile: posted anew at once
+      series_.erase(pending.key);
+      pending.not_before = {};
+      return {Step::kRetry, Outcome::kPosted};
+    }
+  } else {
+    // The name is chosen once: a retry after a lost answer meets 409 instead of a duplicate.
+    if (pending.event_name.empty()) pending.event_name = event_name(pending.event);
+    const std::string body = util::dump_json(
+        event_object(pending.event, pending.event_name, pending.first, pending.count, pending.last));
+    result = transport.post(events_path(ns), body);
+    if (result.ok() || (result.status == 409 && pending.attempts > 0)) {
+      std::lock_guard lock(mutex_);
+      series_[pending.key] = {pending.event_name, pending.count, pending.last};
+      return {Step::kDone, Outcome::kPosted};
+    }
+  }
+  return retry_after_failure(pending, result);
+}
+
+EventRecorder::Result EventRecorder::retry_after_failure(Pending& pending, const ApiResult& result) {
+  const auto now = Steady::now();
+  const auto retry_after = result.retry_after
+                               ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::min<std::chrono::seconds>(*result.retry_after,
+                                                                    options_.max_retry_after))
+                               : std::chrono::milliseconds(0);
+  if (result.status == 429) {
+    // The API server's priority and fairness asks this client to wait: every sender does, and
+    // the event is not given up (the queue bound and the shutdown grace still hold).
+    const auto wait = result.retry_after ? retry_after : options_.first_backoff;
+    {
+      std::lock_guard lock(mutex_);
+      paused_until_ = std::max(paused_until_, now + wait);
+    }
+    pending.not_before = now + wait;
+    return {Step::kRetry, Outcome::kPosted};
+  }
+  if (result.retryable() && ++pending.attempts < options_.max_attempts) {
+    auto backoff = options_.first_backoff * (1L << std::min(pending.attempts - 1, 16));
+    backoff = std::max(std::min(backoff, options_.max_backoff), retry_after);
+    pending.not_before = now + backoff;
+    return {Step::kRetry, Outcome::kPosted};
+  }
+  if (log_ != nullptr) {
+    if (const auto held_back = log_throttle_.pass("failed")) {
+      log_->warn("Kubernetes Event not posted",
+                 {{"status", result.status},
+                  {"answer", excerpt(result.body)},
+                  {"reason", pending.event.reason},
+                  {"failed", *held_back + 1},
+                  {"hint", result.status == 403
+                               ? "the webhook's ServiceAccount needs create/patch on "
+                                 "events.k8s.io events and get on the served kinds "
+                                 "(manifests/base/rbac.yaml)"
+                               : ""}});
+    }
+  }
+  return {Step::kDone, Outcome::kFailed};
 }
 
 }  // namespace coderun::kube

@@ -50,7 +50,8 @@ Metrics::Metrics()
                     .Register(*registry_)),
       events_(BuildCounter()
                   .Name("coderun_webhook_kube_events_total")
-                  .Help("Kubernetes Events by outcome (posted, failed, dropped)")
+                  .Help("Kubernetes Events by outcome (posted, failed, dropped, unstored: the "
+                        "object was never stored, throttled: too many for one object)")
                   .Register(*registry_)),
       policy_reloads_(BuildCounter()
                           .Name("coderun_webhook_policy_reloads_total")
@@ -91,7 +92,8 @@ Metrics::Metrics()
                                   .Register(*registry_)
                                   .Add({})) {
   for (const char* reason : {"timeout", "limit"}) dropped_connections_.Add({{"reason", reason}});
-  for (const char* outcome : {"posted", "failed", "dropped"}) events_.Add({{"outcome", outcome}});
+  for (const char* outcome : {"posted", "failed", "dropped", "unstored", "throttled"})
+    events_.Add({{"outcome", outcome}});
   for (const char* result : {"success", "rejected"}) {
     policy_reloads_.Add({{"result", result}});
     certificate_reloads_.Add({{"result", result}});

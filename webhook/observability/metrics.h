@@ -29,7 +29,7 @@ class Metrics {
   void bad_request(std::string_view endpoint, int status);
   // field: owner, ref...; source: event, parameter, default, prompts.
   void value_resolved(std::string_view field, std::string_view source);
-  void event(std::string_view outcome);              // posted, failed, dropped
+  void event(std::string_view outcome);  // posted, failed, dropped, unstored, throttled
   void connections(int delta);                       // +1 opened, -1 closed
   void connection_dropped(std::string_view reason);  // timeout, limit
   void tls_handshake_failed();

@@ -1,5 +1,8 @@
 #include "service/admission_events.h"
 
+#include <cctype>
+#include <optional>
+
 #include "decision/json_patch_builder.h"
 #include "decision/metadata_mutation.h"
 
@@ -32,13 +35,31 @@ kube::ObjectReference regarding_of(const admission::Request& request) {
     if (const json* ns = decision::member(metadata, "namespace"); ns && ns->is_string())
       ref.namespace_name = *ns;
   }
+  if (metadata != nullptr) {
+    // Filled by the API server before validating admission; absent on the mutating pass.
+    if (const json* uid = decision::member(metadata, "uid"); uid && uid->is_string())
+      ref.uid = *uid;
+  }
   return ref;
 }
 
-bool set_by_user(const std::string& source) {
-  return source == "parameter" || source == "spec" || source.rfind("parameter:", 0) == 0 ||
-         source.rfind("spec:", 0) == 0;
+// Where the API server serves the object: the served kinds' plurals are their lowercase kind + s
+// (workflows, coderuns, docsruns). nullopt when the object cannot be named.
+std::optional<kube::StoredCheck> stored_check(const admission::Request& request,
+                                              const kube::ObjectReference& regarding) {
+  if (regarding.name.empty() || regarding.namespace_name.empty() || request.kind.group.empty())
+    return std::nullopt;
+  std::string plural = request.kind.kind;
+  for (char& c : plural) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return kube::StoredCheck{"/apis/" + request.kind.group + "/" + request.kind.version +
+                               "/namespaces/" + regarding.namespace_name + "/" + plural + "s/" +
+                               regarding.name,
+                           regarding.uid};
 }
+
+// Exactly "parameter" or "spec": the user wrote the value. "parameter:repoFullName" is an owner
+// the webhook filled, derived from the user's repoFullName: listed, as the log's `filled` lists it.
+bool set_by_user(const std::string& source) { return source == "parameter" || source == "spec"; }
 
 // "filled owner=Codertocat (event:.repository.owner.login), ref=changes (...)" from the
 // annotation the mutating pass wrote, with the values the object now carries.
@@ -74,16 +95,24 @@ std::vector<kube::EventRecord> events_for(const admission::Request& request,
   if (!decision.served || !request.object) return events;
   const kube::ObjectReference regarding = regarding_of(request);
   const bool denied = !decision.response.allowed;
+  // An allowed UPDATE reports nothing: Mutated and EventParseFailed tell how a run was admitted,
+  // once, at create; repeating them on every spec change would bury them. A refused update is
+  // reported (Denied, on the stored object).
+  const bool allowed_update = !denied && request.operation == "UPDATE";
+  if (allowed_update) return events;
   const bool final_pass = phase == decision::Phase::kValidate || denied;
+  // An allowed object may still not be stored (AlreadyExists, quota, a later webhook): its Events
+  // wait for the recorder to find it. A denied one never exists, by design: Denied is posted as is.
+  const auto confirm = denied ? std::nullopt : stored_check(request, regarding);
   if (final_pass && decision.resolution.event_problem) {
-    events.push_back(
-        {regarding, "Warning", "EventParseFailed", "Admit", *decision.resolution.event_problem});
+    events.push_back({regarding, "Warning", "EventParseFailed", "Admit",
+                      *decision.resolution.event_problem, confirm});
   }
   if (denied) {
-    events.push_back({regarding, "Warning", "Denied", "Admit", decision.response.message});
+    events.push_back({regarding, "Warning", "Denied", "Admit", decision.response.message, {}});
   } else if (phase == decision::Phase::kValidate) {
     if (std::string note = filled_note(request, decision.resolution); !note.empty()) {
-      events.push_back({regarding, "Normal", "Mutated", "Admit", std::move(note)});
+      events.push_back({regarding, "Normal", "Mutated", "Admit", std::move(note), confirm});
     }
   }
   return events;
