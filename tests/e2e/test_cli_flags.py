@@ -115,6 +115,17 @@ class BadFlags(unittest.TestCase):
             with self.subTest(flag=flag):
                 self.refused(self.serve + [flag, missing],
                              "%s %s: directory %s does not exist" % (flag, missing, os.path.dirname(missing)))
+                self.refused(self.serve + [flag, self.tmp.name],
+                             "%s %s is a directory; it names the file to write" % (flag, self.tmp.name))
+
+    def test_a_port_file_that_cannot_be_written_ends_the_start(self):
+        """The directory exists but takes no new file (/proc/self): found only when writing, after
+        the bind; the process must still exit 2, not serve without the file its starter waits for."""
+        make_certs(self.tmp.name)
+        result = run(*(self.serve + ["--port-file", "/proc/self/port"]))
+        self.assertEqual(result.returncode, 2, result.stdout)
+        self.assertIn("coderun-webhook serve: cannot write --port-file /proc/self/port", result.stderr)
+        self.assertNotIn('"msg":"listening"', result.stdout.replace(" ", ""))
 
 
 class Help(unittest.TestCase):

@@ -73,6 +73,8 @@ TEST_CASE("unknown flags, stray words, missing values and repeats are refused by
   CHECK(usage_error("review", {"--validate=false"}) == "--validate takes no value");
   CHECK(usage_error("serve", {"--port-file", "/nonexistent-dir/port"}) ==
         "--port-file /nonexistent-dir/port: directory /nonexistent-dir does not exist");
+  CHECK(usage_error("serve", {"--metrics-port-file", "/"}) ==
+        "--metrics-port-file / is a directory; it names the file to write");
 }
 
 TEST_CASE("-f and --file are one flag; values read back as given") {

@@ -40,6 +40,9 @@ void check_value(const Flag& flag, const std::string& value) {
         throw UsageError(name + " " + value + ": directory " + parent.string() +
                          " does not exist");
       }
+      if (fs::is_directory(value, error)) {
+        throw UsageError(name + " " + value + " is a directory; it names the file to write");
+      }
       break;
     }
     case FlagKind::kSwitch:
