@@ -93,8 +93,8 @@ def find_apiserver(cache_dir):
     against the tools README). Raises Skip when neither is available."""
     explicit = os.environ.get("KUBE_APISERVER")
     if explicit:
-        if not os.access(explicit, os.X_OK):
-            raise Skip("KUBE_APISERVER=%s is not an executable file" % explicit)
+        if not os.access(explicit, os.X_OK):  # set, but wrong: an error, not a skip
+            raise RuntimeError("KUBE_APISERVER=%s is not an executable file" % explicit)
         return explicit
     archive = os.path.join(TOOLS_DIR, APISERVER_XZ)
     if not os.path.exists(archive):
@@ -157,6 +157,33 @@ def render_webhook_configurations(source_yaml, mutate_url, validate_url, ca_pem)
             if not url.startswith("https://127.0.0.1:"):
                 raise RuntimeError("only loopback may be contacted: " + url)
     return docs
+
+
+def remove_stale_directories():
+    """Directories of runs that were killed with SIGKILL (a ctest timeout: their processes died with
+    them, PR_SET_PDEATHSIG, but nothing removed the directory): owner.pid names a dead process, or
+    there is no owner.pid after an hour."""
+    import glob
+    for directory in glob.glob(os.path.join(tempfile.gettempdir(), "coderun-cluster-*")):
+        if os.path.exists(os.path.join(directory, "kept")):
+            continue  # CODERUN_CLUSTER_KEEP: left for a look, removed by hand
+        try:
+            with open(os.path.join(directory, "owner.pid")) as f:
+                pid = int(f.read().strip())
+            try:
+                os.kill(pid, 0)
+                continue  # its owner is alive
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        except (OSError, ValueError):
+            try:
+                if time.time() - os.path.getmtime(directory) < 3600:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Process:
@@ -238,7 +265,10 @@ class Cluster:
     def start(self):
         started = time.monotonic()
         self.apiserver_bin = check_prerequisites(self.cache_dir)
+        remove_stale_directories()
         self.dir = tempfile.mkdtemp(prefix="coderun-cluster-")
+        with open(self._path("owner.pid"), "w") as f:
+            f.write(str(os.getpid()))
         atexit.register(self.stop)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -531,6 +561,7 @@ class Cluster:
             process.stop()
         if self.tmp is None and getattr(self, "dir", None):
             if self.keep:
+                open(self._path("kept"), "w").close()
                 log("kept %s (CODERUN_CLUSTER_KEEP)" % self.dir)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)

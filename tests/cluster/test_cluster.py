@@ -131,7 +131,7 @@ def events_v1(ns=NS):
     return kubectl("get", "events.v1.events.k8s.io", "-n", ns, "-o", "json").json()["items"]
 
 
-def wait_event(kind, name, reason, ns=NS, timeout=60):
+def wait_event(kind, name, reason, ns=NS, timeout=30):
     return wait_for(lambda: [e for e in events_for(kind, name, ns) if e.get("reason") == reason], timeout,
                     "Event %s for %s/%s" % (reason, kind, name))
 
@@ -696,6 +696,9 @@ def main():
     except cluster.Skip as reason:
         print("skipped: %s" % reason)
         sys.exit(cluster.SKIP_CODE)
+    except RuntimeError as error:
+        print("error: %s" % error)
+        sys.exit(1)
     started = time.monotonic()
     module = sys.modules[__name__]
     names = [a for a in argv if not a.startswith("-")]
