@@ -298,10 +298,17 @@ class T02Runs(ClusterTest):
     def test_crd_does_not_require_repo(self):
         """(issue 13, 4) kubectl's own validation accepts a CodeRun that names its repository only
         through its event; the webhook fills it."""
+        def client_side(obj):
+            return kubectl("create", "--dry-run=client", "--validate=true", "-f", "-", "-o", "name",
+                           input=json.dumps(obj), check=False)
+        # The control: validation is on, and the API server's OpenAPI document (published a few
+        # seconds after the CRD) has the CodeRun schema: a CodeRun without github is refused.
+        control = run_object("CodeRun", {"repo": "acme/x"}, name=unique("nogithub"))
+        wait_for(lambda: 'missing required field "github"' in client_side(control).stderr, 60,
+                 "kubectl's client-side validation to know the CodeRun schema")
         obj = run_object("CodeRun", {"github": {"appName": "qa"}, "event": json.loads(event_text("push.branch"))},
                          name=unique("norepo"))
-        client = kubectl("create", "--dry-run=client", "--validate=true", "-f", "-", "-o", "name",
-                         input=json.dumps(obj), check=False)
+        client = client_side(obj)
         self.assertEqual(client.returncode, 0, client)
         self.assertEqual(create(obj).json()["spec"]["repo"], expected_values("push.branch")["repoFullName"])
 
@@ -324,6 +331,9 @@ class T03Denials(ClusterTest):
             ([("github-app", "rex"), ("repoFullName", "acme/x"),
               ("systemPromptPath", AGENT_PROMPTS + "/missing_system-prompt.md")],
              "Error: System prompt not found at " + AGENT_PROMPTS + "/missing_system-prompt.md"),
+            ([("github-app", "rex"), ("repoFullName", "acme/x"), ("ref", "a"), ("ref", "b")],
+             "Error: parameter ref is given more than once; give each parameter once, so that the value "
+             "checked is the value used"),
         ]
         for params, message in cases:
             with self.subTest(params=[p for p in params if p[0] != "event"]):
@@ -337,6 +347,23 @@ class T03Denials(ClusterTest):
                 else:
                     field = params[-1][0]
                     self.assertTrue(got.startswith("Error: Invalid %s '%s'" % (field, params[-1][1])), got)
+
+    def test_pod_spec_patch_and_run_schema(self):
+        obj = workflow([("github-app", "rex"), ("repoFullName", "acme/x")])
+        obj["spec"]["podSpecPatch"] = "a: &x 1\nb: *x\n"
+        result = create(obj, check=False)
+        self.assertNotEqual(result.returncode, 0, result)
+        self.assertTrue(denial(result)[1].startswith(
+            "Error: spec.podSpecPatch holds a YAML anchor (&x); anchors and aliases are not expanded (line 1, column 4)."),
+            result.stderr)
+        self.assertDenied(create(run_object("CodeRun", {"github": {"appName": "rex"}, "repo": "acme/x",
+                                                        "workspace": {"path": "relative"}}), check=False),
+                          "Error: CodeRun is invalid at $.spec.workspace.path: "
+                          "Failed to match regex specified by 'pattern' constraint.",
+                          "runs.mutate.coderun-webhook.taskmaster.io")
+        self.assertDenied(create(run_object("CodeRun", {"github": {"appName": "rex"}, "repo": "acme/x",
+                                                        "pullRequest": 0}), check=False),
+                          "Error: Invalid prNumber '0' (from spec): is not a positive integer")
 
     def test_fork_ref_injection_in_event(self):
         event = json.loads(event_text("pull_request.opened"))
@@ -440,35 +467,34 @@ class T05PromptsAndTemplates(ClusterTest):
                                  ("systemPromptPath", AGENT_PROMPTS + "/qa_system-prompt.md")])).json()
         self.assertEqual(parameters(given)["systemPromptPath"], AGENT_PROMPTS + "/qa_system-prompt.md")
 
-    def test_coderun_template_passes_sha_and_issue_number(self):
-        """(issue 13, 7) The CodeRun coderun-template creates carries sha and the issue number: the
-        stored template's resource manifest, with the parameters of an admitted Workflow
-        substituted as Argo's controller does, is created and keeps both."""
-        template = get("workflowtemplate", "coderun-template")
-        manifest = [t for t in template["spec"]["templates"] if t.get("resource")][0]["resource"]["manifest"]
-        fields = {}
-        for line in manifest.splitlines():
-            match = re.match(r"\s*([A-Za-z]+):.*\{\{=?[^}]*workflow\.parameters\.(sha|issueNumber)\b", line)
-            if match:
-                fields[match.group(2)] = match.group(1)
-        self.assertEqual(sorted(fields), ["issueNumber", "sha"], manifest)
-        wf = create(workflow([("github-app", "rex"), ("event", event_text("issue_comment.created.on-pull-request"))])).json()
-        params = parameters(wf)
-        declared = {p["name"] for p in template["spec"]["arguments"]["parameters"]}
-        text = substitute(manifest, wf["metadata"]["name"], params, declared)
-        run = yaml.safe_load(text)
-        run["metadata"]["namespace"] = NS
-        stored = get("coderun", create(run).json()["metadata"]["name"])
-        expected = expected_values("issue_comment.created.on-pull-request")
-        spec = stored["spec"]
-        self.assertEqual(str(spec.get(fields["issueNumber"])), expected["issueNumber"], spec)
-        if expected["sha"]:
-            self.assertEqual(spec.get(fields["sha"]), expected["sha"], spec)
-        pr_event = create(workflow([("github-app", "rex"), ("event", event_text("pull_request.opened"))])).json()
-        run = yaml.safe_load(substitute(manifest, pr_event["metadata"]["name"], parameters(pr_event), declared))
-        run["metadata"]["namespace"] = NS
-        spec = get("coderun", create(run).json()["metadata"]["name"])["spec"]
-        self.assertEqual(spec.get(fields["sha"]), "ec26c3e57ca3a959ca5aad62de7213c562f8c821", spec)
+    def test_templates_pass_sha_and_issue_number(self):
+        """(issue 13, 7) The CodeRun coderun-template creates (and the DocsRun of docsrun-template)
+        carries sha and the issue number: the stored template's resource manifest, with the
+        parameters of an admitted Workflow substituted as Argo's controller does, is created and
+        keeps both (a field the CRD does not know would be pruned)."""
+        for template_name, kind in (("coderun-template", "coderun"), ("docsrun-template", "docsrun")):
+            with self.subTest(template=template_name):
+                template = get("workflowtemplate", template_name)
+                manifest = [t for t in template["spec"]["templates"] if t.get("resource")][0]["resource"]["manifest"]
+                fields = {}
+                for line in manifest.splitlines():
+                    match = re.match(r"\s*([A-Za-z]+):.*\{\{=?[^}]*workflow\.parameters\.(sha|issueNumber)\b", line)
+                    if match:
+                        fields[match.group(2)] = match.group(1)
+                self.assertEqual(sorted(fields), ["issueNumber", "sha"], manifest)
+                declared = {p["name"] for p in template["spec"]["arguments"]["parameters"]}
+                for fixture in ("issue_comment.created", "pull_request.opened"):
+                    wf = create(workflow([("github-app", "rex"), ("event", event_text(fixture))],
+                                         template=template_name)).json()
+                    run = yaml.safe_load(substitute(manifest, wf["metadata"]["name"], parameters(wf), declared))
+                    run["metadata"]["namespace"] = NS
+                    spec = get(kind, create(run).json()["metadata"]["name"])["spec"]
+                    expected = expected_values(fixture)
+                    self.assertEqual(spec.get(fields["sha"]), expected["sha"], (fixture, spec))
+                    got_issue = spec.get(fields["issueNumber"])
+                    self.assertEqual(None if got_issue is None else str(got_issue), expected["issueNumber"],
+                                     (fixture, spec))
+                    self.assertEqual(spec["repo"], expected["repoFullName"])
 
 
 def substitute(manifest, workflow_name, params, declared):
