@@ -94,7 +94,12 @@ class Manifests(unittest.TestCase):
             for hook in docs[kind]["webhooks"]:
                 with self.subTest(kind=kind, hook=hook["name"]):
                     self.assertEqual(hook["admissionReviewVersions"], ["v1"])
-                    self.assertEqual([op for r in hook["rules"] for op in r["operations"]], ["CREATE"])
+                    self.assertEqual([op for r in hook["rules"] for op in r["operations"]], ["CREATE", "UPDATE"])
+                    phase = "mutate" if kind == "MutatingWebhookConfiguration" else "validate"
+                    self.assertRegex(hook["name"], r"^(workflows|runs)\.%s\.coderun-webhook\.taskmaster\.io$" % phase)
+                    update_condition = hook["matchConditions"][-1]
+                    self.assertEqual(update_condition["name"], "spec-changed-on-update")
+                    self.assertIn("request.operation != 'UPDATE'", update_condition["expression"])
                     self.assertEqual(hook["sideEffects"], "NoneOnDryRun")
                     self.assertEqual(hook["timeoutSeconds"], 5)
                     self.assertEqual(hook["failurePolicy"], "Fail")
@@ -107,6 +112,38 @@ class Manifests(unittest.TestCase):
                         expression = hook["matchConditions"][0]["expression"]
                         for text in ("coderun-template", "docsrun-template", "github-app"):
                             self.assertIn(text, expression)
+
+    def test_audit_annotation_keys_cannot_collide(self):
+        """The API server keys audit annotations by webhook name: one name per pass."""
+        docs = raw_documents(os.path.join(MANIFESTS, "base"))
+        names = [h["name"] for d in docs if d["kind"].endswith("WebhookConfiguration") for h in d["webhooks"]]
+        self.assertEqual(len(names), 4)
+        self.assertEqual(len(set(names)), 4)
+
+    @unittest.skipUnless(KUBECTL, "kubectl is not installed: rendering with kustomize is not checked (the raw files are)")
+    def test_no_match_conditions_component_for_older_clusters(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "manifests")
+            shutil.copytree(MANIFESTS, copy)
+            overlay = os.path.join(copy, "overlays", "old-cluster")
+            os.makedirs(overlay)
+            with open(os.path.join(overlay, "kustomization.yaml"), "w") as f:
+                f.write("resources: [../../base/webhooks.yaml]\ncomponents: [../../components/no-match-conditions]\n")
+            docs = render(overlay)
+            hooks = [h for d in docs if d["kind"].endswith("WebhookConfiguration") for h in d["webhooks"]]
+            self.assertEqual(len(hooks), 4)
+            for hook in hooks:
+                with self.subTest(hook["name"]):
+                    self.assertNotIn("matchConditions", hook)
+                    if hook["rules"][0]["resources"] == ["workflows"]:
+                        self.assertEqual(hook["objectSelector"]["matchExpressions"], [
+                            {"key": "workflows.argoproj.io/workflow-template", "operator": "In",
+                             "values": ["coderun-template", "docsrun-template"]}])
+                    else:
+                        self.assertNotIn("objectSelector", hook)
+            with open(os.path.join(MANIFESTS, "examples", "workflow-coderun.yaml")) as f:
+                example = yaml.safe_load(f)
+            self.assertEqual(example["metadata"]["labels"]["workflows.argoproj.io/workflow-template"], "coderun-template")
 
     def test_deployment_rbac_and_disruption(self):
         docs = raw_documents(os.path.join(MANIFESTS, "base"))

@@ -18,7 +18,9 @@ using nlohmann::json;
 
 class AllPrompts final : public policy::PromptCatalog {
  public:
-  bool exists(const std::string& path) const override { return path.rfind("/etc/agents/", 0) == 0; }
+  bool exists(const std::string& pods_dir, std::string_view) const override {
+    return pods_dir == "/etc/agents";
+  }
 };
 
 [[noreturn]] void broken(const char* invariant);

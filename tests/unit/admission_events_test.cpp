@@ -100,3 +100,29 @@ TEST_CASE("objects the webhook does not serve get no Events") {
   const auto decision = decide(create_request(workflow), kPolicy, kPrompts, Phase::kValidate);
   CHECK(events_for(create_request(workflow), decision, Phase::kValidate).empty());
 }
+
+TEST_CASE("the Mutated note lists every field the log lists as filled, derived ones included") {
+  for (const std::string& event :
+       std::vector<std::string>{"{not json", "{}", read_event_fixture("push.branch").dump()}) {
+    CAPTURE(event.substr(0, 20));
+    const json workflow = workflow_with(coderun::testing::params(
+        {{"github-app", "rex"}, {"repoFullName", "octo/hello"}, {"event", event}}));
+    const auto mutated = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
+    REQUIRE(mutated.response.allowed);
+    REQUIRE_FALSE(mutated.resolution.to_fill.empty());
+    json stored = workflow.patch(mutated.response.patch_operations());
+    stored["metadata"]["name"] = "coderun-1";
+    auto request = create_request(stored);
+    request.name = "coderun-1";
+    const auto validated = decide(request, kPolicy, kPrompts, Phase::kValidate);
+    std::string note;
+    for (const auto& event_record : events_for(request, validated, Phase::kValidate)) {
+      if (event_record.reason == "Mutated") note = event_record.note;
+    }
+    for (const auto& field : mutated.resolution.to_fill) {
+      CAPTURE(field);
+      CHECK_THAT(note, Catch::Contains(" " + field + "=") || Catch::StartsWith("filled " + field));
+    }
+    CHECK_THAT(note, !Catch::Contains("repoFullName=") && !Catch::Contains("github-app"));
+  }
+}

@@ -94,7 +94,7 @@ TEST_CASE("invalid UTF-8 in a message is replaced, not thrown") {
         "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
 }
 
-TEST_CASE("only what the decision reads of request.object is built; oldObject never is") {
+TEST_CASE("only what the decision reads of request.object and oldObject is built") {
   // 1.2 MB of empty arrays where nothing reads them: a Workflow's templates and its oldObject.
   std::string empties = "[";
   for (int i = 0; i < 300'000; ++i) empties += "[],";

@@ -199,3 +199,19 @@ TEST_CASE("a CodeRun's event may be an Argo Events envelope or a JSON string") {
   CHECK(mutated(agent_run("CodeRun", {{"github", {{"appName", "rex"}}},
                                       {"event", body.dump()}}))["spec"]["ref"] == "master");
 }
+
+TEST_CASE("an issue event fills a CodeRun's and a DocsRun's issueNumber, never over the user's") {
+  const json event = read_event_fixture("issues.opened");
+  for (const char* kind : {"CodeRun", "DocsRun"}) {
+    CAPTURE(kind);
+    const json spec = {{"github", {{"appName", "rex"}}}, {"event", event}};
+    const json result = mutated(agent_run(kind, spec));
+    CHECK(result["spec"]["issueNumber"] == 1);
+    CHECK_FALSE(result["spec"].contains("pullRequest"));
+    json given = spec;
+    given["issueNumber"] = 7;
+    CHECK(mutated(agent_run(kind, given))["spec"]["issueNumber"] == 7);
+    given["issueNumber"] = 0;  // not a positive number: refused, never replaced
+    CHECK_FALSE(mutate(agent_run(kind, given)).response.allowed);
+  }
+}

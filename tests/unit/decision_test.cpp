@@ -256,9 +256,9 @@ TEST_CASE("what the webhook does not serve is allowed untouched") {
   request.kind.group = "";
   CHECK(decide(request, kPolicy, kAllPrompts, Phase::kMutate).outcome == "ignored");
 
-  auto update = create_request(workflow_with(params({{"github-app", "nope"}})));
-  update.operation = "UPDATE";
-  CHECK(decide(update, kPolicy, kAllPrompts, Phase::kMutate).response.allowed);
+  auto removal = create_request(workflow_with(params({{"github-app", "nope"}})));
+  removal.operation = "DELETE";
+  CHECK(decide(removal, kPolicy, kAllPrompts, Phase::kMutate).response.allowed);
 }
 
 TEST_CASE("a Workflow with a github-app argument is served whatever its template") {

@@ -18,7 +18,9 @@ std::vector<std::string> event_fixture_names();              // every file in gi
 class FakePrompts final : public policy::PromptCatalog {
  public:
   explicit FakePrompts(std::set<std::string> paths) : paths_(std::move(paths)) {}
-  bool exists(const std::string& path) const override { return paths_.count(path) != 0; }
+  bool exists(const std::string& pods_dir, std::string_view name) const override {
+    return paths_.count(pods_dir + "/" + std::string(name)) != 0;
+  }
 
  private:
   std::set<std::string> paths_;

@@ -33,10 +33,10 @@ std::string reason_for(int code) {
 }
 
 // Keeps a member's presence and nothing of it: an object that cannot be built whole.
-const util::JsonKeep kSkipped{util::JsonKeep::Mode::kMembers, {}};
+const util::JsonKeep kSkipped{util::JsonKeep::Mode::kMembers, {}, nullptr, false};
 
-// What is built of a review: the request's fields this decoder returns and `object` as the caller
-// reads it; oldObject and the rest are checked, never built. Made once per thread and object
+// What is built of a review: the request's fields this decoder returns, and `object` and
+// `oldObject` as the caller reads them; the rest is checked, never built. Made once per thread and object
 // keep (the server has one).
 const util::JsonKeep& review_fields(const util::JsonKeep* object) {
   using Keep = util::JsonKeep;
@@ -57,7 +57,8 @@ const util::JsonKeep& review_fields(const util::JsonKeep* object) {
                            {"name", &all},
                            {"dryRun", &all},
                            {"userInfo", &all},
-                           {"object", object != nullptr ? object : &all}}};
+                           {"object", object != nullptr ? object : &all},
+                           {"oldObject", object != nullptr ? object : &all}}};
     fields.review = Keep{Keep::Mode::kMembers,
                          {{"apiVersion", &all}, {"kind", &all}, {"request", &fields.request}}};
   }
@@ -116,6 +117,8 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
     request.object_problem = std::move(object_problem);
   } else if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
     request.object = std::move(*object);
+    if (const auto old = in.find("oldObject"); old != in.end() && old->is_object())
+      request.old_object = std::move(*old);
   }
   return request;
 }

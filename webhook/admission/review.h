@@ -25,6 +25,9 @@ struct Request {
   std::string name;  // empty for generateName objects on the mutating pass
   bool dry_run = false;
   std::optional<nlohmann::json> object;  // request.object, when it is a JSON object
+  // request.oldObject on UPDATE (read as request.object is), when it is a JSON object: an update
+  // is checked only when it changes what the webhook guards.
+  std::optional<nlohmann::json> old_object;
   // Why request.object is absent although the review carried one (more values in the fields read
   // than ReviewLimits::max_values): the decision denies with it.
   std::string object_problem;
@@ -40,8 +43,8 @@ struct ReviewLimits {
   // Values built from the review, all parts together: a real run's kept fields are a few hundred
   // (the event stays one string); 50,000 bound one review's tree to ~6 MB.
   size_t max_values = 50'000;
-  // What of request.object the caller reads (null: all of it). request.oldObject and the rest
-  // of the review are checked as JSON but never built: a 3 MiB review of empty arrays cost
+  // What of request.object and request.oldObject the caller reads (null: all of it). The rest
+  // of the review is checked as JSON but never built: a 3 MiB review of empty arrays cost
   // ~100 MB as a whole tree.
   const util::JsonKeep* object_fields = nullptr;
 };

@@ -109,7 +109,7 @@ int review_command(const std::vector<std::string>& flags) {
     throw UsageError(path + " is not a usable AdmissionReview: " + error->message);
   }
   const auto policy = policy_from_flags(args);
-  const policy::FileSystemPromptCatalog prompts;
+  const auto prompts = prompts_from_flags(args);
   const auto phase = args.has("validate") ? decision::Phase::kValidate : decision::Phase::kMutate;
   const auto& request = std::get<admission::Request>(parsed);
   const auto decision = decision::decide(request, policy, prompts, phase);
@@ -126,7 +126,7 @@ int mutate_command(const std::vector<std::string>& flags) {
   if (!object.is_object()) throw UsageError("the file does not hold a Kubernetes object");
   if (const auto event = args.get("event")) set_event(object, read_file(*event));
   const auto policy = policy_from_flags(args);
-  const policy::FileSystemPromptCatalog prompts;
+  const auto prompts = prompts_from_flags(args);
   const auto decision =
       decision::decide(offline_request(object), policy, prompts, decision::Phase::kMutate);
   if (!decision.response.patch.empty()) object = object.patch(decision.response.patch_operations());

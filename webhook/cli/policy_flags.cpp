@@ -13,8 +13,14 @@ std::string absolute_dir(const std::string& dir) {
 policy::Policy policy_from_flags(const Args& args) {
   policy::Policy policy;
   if (const auto file = args.get("policy")) policy = policy::load_policy_file(*file);
-  if (const auto dir = args.get("prompts-dir")) policy.prompts_dir = absolute_dir(*dir);
   return policy;
+}
+
+policy::FileSystemPromptCatalog prompts_from_flags(const Args& args) {
+  if (const auto dir = args.get("prompts-dir")) {
+    return policy::FileSystemPromptCatalog(absolute_dir(*dir));
+  }
+  return policy::FileSystemPromptCatalog();
 }
 
 }  // namespace coderun::cli

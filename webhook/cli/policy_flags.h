@@ -3,13 +3,19 @@
 
 #include "cli/args.h"
 #include "policy/policy.h"
+#include "policy/prompt_catalog.h"
 
 namespace coderun::cli {
 
-// --prompts-dir as an absolute path (messages name it, and the pods see absolute paths).
+// A directory flag as an absolute path (log lines name it).
 std::string absolute_dir(const std::string& dir);
 
-// --policy FILE (defaults when absent), then --prompts-dir over it.
+// --policy FILE (defaults when absent).
 policy::Policy policy_from_flags(const Args& args);
+
+// Where the webhook reads system prompts: --prompts-dir when given (a local copy of
+// controller-agents), else the policy's promptsDir. Never changes the path written into objects,
+// which is always the policy's promptsDir, where agent pods mount the prompts.
+policy::FileSystemPromptCatalog prompts_from_flags(const Args& args);
 
 }  // namespace coderun::cli

@@ -250,25 +250,19 @@ int serve_command(const std::vector<std::string>& flags) {
   const observability::JsonLog log(log_level(args));
 
   block_termination_signals();
-  const auto prompts_dir = args.get("prompts-dir");
-  const auto adjust = [prompts_dir](policy::Policy& policy) {
-    if (prompts_dir) policy.prompts_dir = absolute_dir(*prompts_dir);
-  };
   std::unique_ptr<policy::PolicyStore> policies;
   try {
     if (const auto path = args.get("policy")) {
-      policies = std::make_unique<policy::PolicyStore>(*path, adjust);
+      policies = std::make_unique<policy::PolicyStore>(*path);
     } else {
-      policy::Policy defaults;
-      adjust(defaults);
-      policies = std::make_unique<policy::PolicyStore>(std::move(defaults));
+      policies = std::make_unique<policy::PolicyStore>(policy::Policy{});
     }
   } catch (const policy::PolicyError& e) {
     log.error("invalid policy at start", {{"error", e.what()}});
     return kExitUsage;
   }
   server::CertificateStore certificates(*cert, *key);
-  const policy::FileSystemPromptCatalog prompts;
+  const auto prompts = prompts_from_flags(args);
   observability::Metrics metrics;
 
   // Events: in-cluster, or --kubeconfig / $KUBECONFIG outside; without either, not posted.
@@ -358,6 +352,9 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"threads", server.threads()},
                          {"policy", policies->path()},
                          {"prompts_dir", policies->current()->prompts_dir},
+                         {"prompts_read_from", args.get("prompts-dir")
+                                                   ? absolute_dir(*args.get("prompts-dir"))
+                                                   : policies->current()->prompts_dir},
                          {"certificate", certificates.subject()}});
   {
     const ReloadLoop reloads(*policies, certificates, log, metrics);

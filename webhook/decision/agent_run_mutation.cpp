@@ -56,6 +56,7 @@ RunInputs agent_run_inputs(const json& object, RunKind kind) {
       {"ref", {"spec", "ref"}},
       {"sha", {"spec", "sha"}},
       {"prNumber", {"spec", "pullRequest"}},
+      {"issueNumber", {"spec", "issueNumber"}},
       {"systemPromptPath", {"spec", "prompts", "system"}}};
   for (const auto& [field, path] : fields) {
     const json* node = at(object, path);
@@ -109,6 +110,7 @@ void add_agent_run_spec(JsonPatchBuilder& patch, const json& object,
     if (field == "ref") desired["ref"] = value->value;
     if (field == "sha") desired["sha"] = value->value;
     if (field == "prNumber") desired["pullRequest"] = std::stoull(value->value);  // checked digits
+    if (field == "issueNumber") desired["issueNumber"] = std::stoull(value->value);
     if (field == "systemPromptPath") desired["prompts"]["system"] = value->value;
   }
   const json* spec = member(&object, "spec");

@@ -29,6 +29,15 @@ std::optional<Denial> schema_denial(const nlohmann::json& object, RunKind kind) 
                 "schema"};
 }
 
+// An UPDATE that leaves every guarded part as it was (the controller's status and label updates,
+// `argo stop`, `argo suspend`...) is admitted at once, without the policy: a run admitted under
+// an older policy can still be stopped. One that changes them is decided as a CREATE is, so a
+// patched github-app or ref meets the same checks, and what an update removed is filled again.
+bool unguarded_update(const admission::Request& request) {
+  return request.operation == "UPDATE" && request.object && request.old_object &&
+         util::equal_as_kept(*request.old_object, *request.object, guarded_run_fields());
+}
+
 Decision ignored(const admission::Request& request) {
   Decision decision;
   decision.response = admission::Response::allow(request.uid);
@@ -41,7 +50,10 @@ Decision ignored(const admission::Request& request) {
 Decision decide(const admission::Request& request, const policy::Policy& policy,
                 const policy::PromptCatalog& prompts, Phase phase, const PodPlumbing* plumbing) {
   const auto kind = run_kind_of(request.kind.group, request.kind.kind);
-  if (!kind || request.operation != "CREATE") return ignored(request);
+  if (!kind || (request.operation != "CREATE" && request.operation != "UPDATE") ||
+      unguarded_update(request)) {
+    return ignored(request);
+  }
   if (!request.object) {
     Decision decision;
     decision.served = true;

@@ -112,41 +112,61 @@ bool workflow_is_served(const json& workflow, const std::vector<std::string>& te
   });
 }
 
-const util::JsonKeep& run_object_fields() {
-  using Keep = util::JsonKeep;
-  static const Keep all;
-  static const Keep metadata{Keep::Mode::kMembers,
-                             {{"name", &all},
-                              {"generateName", &all},
-                              {"namespace", &all},
-                              {"labels", &all},
-                              {"annotations", &all}}};
-  // A Workflow's arguments and plumbing; a CodeRun's or DocsRun's whole spec as its schema
-  // (policy/coderun.schema.json, docsrun.schema.json) describes it, since the patched object is
-  // checked against that schema.
+namespace {
+
+using Keep = util::JsonKeep;
+const Keep kAll;
+
+// A Workflow's arguments and plumbing; a CodeRun's or DocsRun's whole spec as its schema
+// (policy/coderun.schema.json, docsrun.schema.json) describes it, since the patched object is
+// checked against that schema.
+const Keep& run_spec_fields() {
   static const Keep spec{Keep::Mode::kMembers,
-                         {{"arguments", &all},
-                          {"workflowTemplateRef", &all},
-                          {"podSpecPatch", &all},
-                          {"volumes", &all},
-                          {"repo", &all},
-                          {"owner", &all},
-                          {"ref", &all},
-                          {"sha", &all},
-                          {"pullRequest", &all},
-                          {"prompts", &all},
-                          {"mcpRequirementsFile", &all},
-                          {"github", &all},
-                          {"workspace", &all},
-                          {"taskRef", &all},
+                         {{"arguments", &kAll},
+                          {"workflowTemplateRef", &kAll},
+                          {"podSpecPatch", &kAll},
+                          {"volumes", &kAll},
+                          {"repo", &kAll},
+                          {"owner", &kAll},
+                          {"ref", &kAll},
+                          {"sha", &kAll},
+                          {"pullRequest", &kAll},
+                          {"issueNumber", &kAll},
+                          {"prompts", &kAll},
+                          {"mcpRequirementsFile", &kAll},
+                          {"github", &kAll},
+                          {"workspace", &kAll},
+                          {"taskRef", &kAll},
                           {"event", &github::event_fields()},
-                          {"initContainers", &all},
-                          {"volumeMounts", &all},
-                          {"docs", &all}}};
+                          {"initContainers", &kAll},
+                          {"volumeMounts", &kAll},
+                          {"docs", &kAll}}};
+  return spec;
+}
+
+}  // namespace
+
+const util::JsonKeep& run_object_fields() {
+  // uid: the validating pass names the stored object in its Events.
+  static const Keep metadata{Keep::Mode::kMembers,
+                             {{"name", &kAll},
+                              {"generateName", &kAll},
+                              {"namespace", &kAll},
+                              {"uid", &kAll},
+                              {"labels", &kAll},
+                              {"annotations", &kAll}}};
+  // An array in place of the object (or oldObject) is read as its presence: never decided on.
   static const Keep object{
       Keep::Mode::kMembers,
-      {{"apiVersion", &all}, {"kind", &all}, {"metadata", &metadata}, {"spec", &spec}}};
+      {{"apiVersion", &kAll}, {"kind", &kAll}, {"metadata", &metadata}, {"spec", &run_spec_fields()}},
+      nullptr,
+      false};
   return object;
+}
+
+const util::JsonKeep& guarded_run_fields() {
+  static const Keep guarded{Keep::Mode::kMembers, {{"spec", &run_spec_fields()}}};
+  return guarded;
 }
 
 }  // namespace coderun::decision

@@ -46,4 +46,9 @@ bool workflow_is_served(const nlohmann::json& workflow, const std::vector<std::s
 // An embedded GitHub event object keeps only the event fields the resolver reads.
 const util::JsonKeep& run_object_fields();
 
+// What an UPDATE must not change unchecked: every part of the spec the decision reads or the
+// mutation writes. Metadata (labels, annotations), status and the rest of a Workflow (templates,
+// shutdown, suspend: `argo stop` and the controller's own updates) are not guarded.
+const util::JsonKeep& guarded_run_fields();
+
 }  // namespace coderun::decision

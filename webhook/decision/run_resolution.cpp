@@ -223,33 +223,40 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
     }
   }
 
-  const std::string app_prompt = policy.prompts_dir + "/" + result.app + "_system-prompt.md";
-  const std::string default_prompt = policy.prompts_dir + "/default_system-prompt.md";
+  // Paths as the agent pod sees them (the policy's promptsDir); the catalog knows where the
+  // webhook itself reads them.
+  const std::string& dir = policy.prompts_dir;
+  const std::string app_name = result.app + "_system-prompt.md";
+  const std::string default_name = "default_system-prompt.md";
   if (const auto given = inputs.given.find("systemPromptPath"); given != inputs.given.end()) {
     if (!given->second.empty()) {
-      if (const auto problem = github::check_path_inside(given->second, policy.prompts_dir)) {
+      if (const auto problem = github::check_path_inside(given->second, dir)) {
         result.denial =
             Denial{"Error: Invalid systemPromptPath " + shown(given->second) + ": " + *problem,
                    "safe-value:systemPromptPath"};
         return result;
       }
-      if (!prompts.exists(given->second)) {
+      const std::string_view name = std::string_view(given->second).substr(
+          dir.ends_with('/') ? dir.size() : dir.size() + 1);
+      if (!prompts.exists(dir, name)) {
         result.denial =
             Denial{"Error: System prompt not found at " + given->second, "system-prompt"};
         return result;
       }
       result.values.emplace_back("systemPromptPath", Sourced{given->second, inputs.given_source});
     }
-  } else if (prompts.exists(app_prompt)) {
-    result.values.emplace_back("systemPromptPath", Sourced{app_prompt, "prompts:" + result.app});
+  } else if (prompts.exists(dir, app_name)) {
+    result.values.emplace_back("systemPromptPath",
+                               Sourced{dir + "/" + app_name, "prompts:" + result.app});
     result.to_fill.emplace_back("systemPromptPath");
-  } else if (prompts.exists(default_prompt)) {
-    result.values.emplace_back("systemPromptPath", Sourced{default_prompt, "prompts:default"});
+  } else if (prompts.exists(dir, default_name)) {
+    result.values.emplace_back("systemPromptPath",
+                               Sourced{dir + "/" + default_name, "prompts:default"});
     result.to_fill.emplace_back("systemPromptPath");
   } else {
-    result.denial =
-        Denial{"Error: System prompt not found at " + app_prompt + " or " + default_prompt,
-               "system-prompt"};
+    result.denial = Denial{"Error: System prompt not found at " + dir + "/" + app_name + " or " +
+                               dir + "/" + default_name,
+                           "system-prompt"};
   }
   return result;
 }

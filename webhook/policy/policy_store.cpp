@@ -4,17 +4,12 @@
 
 namespace coderun::policy {
 
-PolicyStore::PolicyStore(std::string path, Adjust adjust)
-    : path_(std::move(path)), adjust_(std::move(adjust)) {
+PolicyStore::PolicyStore(std::string path) : path_(std::move(path)) {
   loaded_identity_ = identify(path_);
   current_ = std::make_shared<const Policy>(load());
 }
 
-Policy PolicyStore::load() const {
-  Policy policy = load_policy_file(path_);
-  if (adjust_) adjust_(policy);
-  return policy;
-}
+Policy PolicyStore::load() const { return load_policy_file(path_); }
 
 PolicyStore::PolicyStore(Policy fixed)
     : current_(std::make_shared<const Policy>(std::move(fixed))) {}

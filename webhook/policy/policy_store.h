@@ -1,5 +1,4 @@
 #pragma once
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,10 +14,7 @@ class PolicyStore {
  public:
   enum class ReloadOutcome { kUnchanged, kReloaded, kRejected };
 
-  // Applied to every policy read from the file (command-line overrides such as --prompts-dir).
-  using Adjust = std::function<void(Policy&)>;
-
-  explicit PolicyStore(std::string path, Adjust adjust = {});  // throws PolicyError
+  explicit PolicyStore(std::string path);  // throws PolicyError
   explicit PolicyStore(Policy fixed);  // no file: for the offline commands and tests
 
   std::shared_ptr<const Policy> current() const;
@@ -40,7 +36,6 @@ class PolicyStore {
   Policy load() const;
 
   std::string path_;
-  Adjust adjust_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Policy> current_;
   std::optional<FileIdentity> loaded_identity_;

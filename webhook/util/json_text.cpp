@@ -66,6 +66,11 @@ class Limits {
     return !(keep != nullptr && keep->mode == JsonKeep::Mode::kPresence);
   }
 
+  static bool builds_elements(const JsonKeep* keep) {
+    return builds_children(keep) &&
+           !(keep != nullptr && keep->mode == JsonKeep::Mode::kMembers && !keep->elements);
+  }
+
   size_t max_depth_;
 
  private:
@@ -87,7 +92,7 @@ class DomConverter : public Limits {
       case Type::ARRAY: {
         if (depth + 1 > max_depth_) return too_deep();
         if (const auto error = built(json::array(), out)) return error;
-        if (!builds_children(keep)) return simdjson::SUCCESS;
+        if (!builds_elements(keep)) return simdjson::SUCCESS;
         const simdjson::dom::array array = element.get_array().value_unsafe();  // not a temporary
         for (const auto child : array) {
           if (const auto error = convert(child, out.emplace_back(), depth + 1, keep)) return error;
@@ -146,7 +151,7 @@ class OnDemandConverter : public Limits {
         if (out != nullptr) {
           if (const auto error = built(json::array(), *out)) return error;
         }
-        const bool children = out != nullptr && builds_children(keep);
+        const bool children = out != nullptr && builds_elements(keep);
         for (auto child : array) {
           od::value value;
           if (const auto error = std::move(child).get(value)) return error;
@@ -321,6 +326,39 @@ JsonParseResult parse_on_demand(std::string_view text, size_t max_depth, const J
 }
 
 }  // namespace detail
+
+bool equal_as_kept(const json& a, const json& b, const JsonKeep& keep) {
+  switch (keep.mode) {
+    case JsonKeep::Mode::kAll:
+      return a == b;
+    case JsonKeep::Mode::kPresence:
+      if (a.is_structured() || b.is_structured()) return a.type() == b.type();
+      return a == b;
+    case JsonKeep::Mode::kMembers:
+      break;
+  }
+  if (a.is_array() && b.is_array()) {
+    if (!keep.elements) return true;
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!equal_as_kept(a[i], b[i], keep)) return false;
+    }
+    return true;
+  }
+  if (!a.is_object() || !b.is_object()) return a == b;
+  // A member read in one and absent in the other differs; unread members never do.
+  const auto read_equal = [&](const json& from, const json& other) {
+    for (const auto& [key, value] : from.items()) {
+      const auto found = keep.members.find(key);
+      const JsonKeep* member = found != keep.members.end() ? found->second : keep.others;
+      if (member == nullptr) continue;
+      const auto it = other.find(key);
+      if (it == other.end() || !equal_as_kept(value, *it, *member)) return false;
+    }
+    return true;
+  };
+  return read_equal(a, b) && read_equal(b, a);
+}
 
 JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth, const JsonKeep* keep,
                                      size_t max_values) {

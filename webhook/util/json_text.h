@@ -31,6 +31,9 @@ struct JsonKeep {
   Mode mode = Mode::kAll;
   std::map<std::string, const JsonKeep*, std::less<>> members;
   const JsonKeep* others = nullptr;  // kMembers: what unlisted members get; null: skipped
+  // kMembers: whether an array met here builds its elements (each read with this same keep);
+  // false: only its presence, where an object is expected and an array would be all cost.
+  bool elements = true;
 };
 
 // What one document may build: past it, parsing stops with an error. Each value built costs
@@ -46,6 +49,11 @@ constexpr size_t kDefaultMaxJsonValues = 200'000;
 JsonParseResult parse_untrusted_json(std::string_view text, size_t max_depth,
                                      const JsonKeep* keep = nullptr,
                                      size_t max_values = kDefaultMaxJsonValues);
+
+// Whether two documents read the same through `keep`: what parse_untrusted_json would build of
+// each compares equal. Lets a caller compare the parts it reads of two objects, however they were
+// built (whole, or pruned by the decoder), without copying either.
+bool equal_as_kept(const nlohmann::json& a, const nlohmann::json& b, const JsonKeep& keep);
 
 namespace detail {
 // The two engines behind parse_untrusted_json, apart, so that tests can hold them to the same

