@@ -127,8 +127,9 @@ class Manifests(unittest.TestCase):
             shutil.copytree(MANIFESTS, copy)
             overlay = os.path.join(copy, "overlays", "old-cluster")
             os.makedirs(overlay)
+            shutil.copy(os.path.join(copy, "base", "webhooks.yaml"), overlay)  # kustomize loads files only below the overlay
             with open(os.path.join(overlay, "kustomization.yaml"), "w") as f:
-                f.write("resources: [../../base/webhooks.yaml]\ncomponents: [../../components/no-match-conditions]\n")
+                f.write("resources: [webhooks.yaml]\ncomponents: [../../components/no-match-conditions]\n")
             docs = render(overlay)
             hooks = [h for d in docs if d["kind"].endswith("WebhookConfiguration") for h in d["webhooks"]]
             self.assertEqual(len(hooks), 4)

@@ -122,9 +122,10 @@ class Faults(unittest.TestCase):
                 self.assertEqual(status, 200)
                 answer = json.loads(text)["response"]
                 self.assertFalse(answer["allowed"])
+                # Named as the agent pod sees them (the policy's promptsDir), wherever the webhook reads them.
                 self.assertEqual(answer["status"]["message"],
-                                 "Error: System prompt not found at %s/rex_system-prompt.md or %s/default_system-prompt.md"
-                                 % (prompts, prompts))
+                                 "Error: System prompt not found at /etc/agents/rex_system-prompt.md or "
+                                 "/etc/agents/default_system-prompt.md")
                 shutil.copytree(PROMPTS_DIR, prompts)
                 self.assertTrue(json.loads(post(server)[1])["response"]["allowed"])
 

@@ -45,7 +45,8 @@ class AdmissionOverTls(unittest.TestCase):
         self.assertEqual(args["ref"], "changes")
         self.assertEqual(args["sha"], "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
         self.assertEqual(args["prNumber"], "2")
-        self.assertEqual(args["systemPromptPath"], os.path.abspath(PROMPTS_DIR) + "/clippy_system-prompt.md")
+        # The agent pod's path (policy promptsDir), not the --prompts-dir the webhook reads from (issue 13, 5).
+        self.assertEqual(args["systemPromptPath"], "/etc/agents/clippy_system-prompt.md")
         self.assertEqual(args["github-app"], "clippy")  # untouched
         labels = mutated["metadata"]["labels"]
         self.assertEqual(labels, {"taskmaster.io/github-app": "clippy", "taskmaster.io/repo": "Codertocat.Hello-World",
