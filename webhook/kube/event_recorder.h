@@ -72,7 +72,7 @@ class EventRecorder {
     std::chrono::seconds max_retry_after{30};  // a longer Retry-After is cut to this
     std::chrono::minutes series_window{6};
     // Storage completes after the validating webhook answers: GETs of a not-yet-stored object
-    // are retried from confirm_backoff (doubling, at most 1 s apart) for confirm_window.
+    // are retried from confirm_backoff (doubling, at most 200 ms apart) for confirm_window.
     std::chrono::milliseconds confirm_backoff{50};
     std::chrono::milliseconds confirm_window{5000};
     double spam_burst = 25;
