@@ -51,7 +51,7 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L e2e
 
-# The whole suite behind a real kube-apiserver (v1.20.2 from ../shared/tools, or KUBE_APISERVER) and
+# The whole suite behind a real kube-apiserver (v1.20.2 from ../shared/tools/, or KUBE_APISERVER) and
 # Debian's etcd, all on loopback, driven with kubectl (tests/cluster; a few minutes). `make test`
 # runs its short form (ctest cluster_short); both print "skipped" (exit 77) without the API server.
 e2e-cluster: build

@@ -1,5 +1,5 @@
 """A real Kubernetes control plane on loopback for end-to-end tests, as envtest-based suites use one:
-Debian's etcd and a real kube-apiserver (v1.20.2, from ../shared/tools), the project's CRDs, RBAC and
+Debian's etcd and a real kube-apiserver (v1.20.2, from ../shared/tools/), the project's CRDs, RBAC and
 webhook configurations (rendered with clientConfig.url on 127.0.0.1, never a service reference),
 Argo's CRDs (with what v1.20 cannot read stripped), and the real coderun-webhook started as
 `make run` starts it, posting its Events as the webhook's own service account. Driven with kubectl.
@@ -8,7 +8,7 @@ python3 standard library + python3-yaml only. Everything listens on 127.0.0.1 on
 temporary directory; Cluster.stop() (also run at exit, and on SIGTERM/SIGINT) kills every process
 it started, by pid, and removes the directory.
 
-    SKIP_CODE = 77: the API server binary is not available (no KUBE_APISERVER, no ../shared/tools),
+    SKIP_CODE = 77: the API server binary is not available (no KUBE_APISERVER, nothing in ../shared/tools/),
     or etcd is not installed (make deps installs etcd-server).
 """
 import atexit
@@ -89,7 +89,7 @@ def sha256_of(path):
 
 
 def find_apiserver(cache_dir):
-    """KUBE_APISERVER, else ../shared/tools' binary unpacked once into cache_dir (sha256 checked
+    """KUBE_APISERVER, else the binary of ../shared/tools/ unpacked once into cache_dir (sha256 checked
     against the tools README). Raises Skip when neither is available."""
     explicit = os.environ.get("KUBE_APISERVER")
     if explicit:

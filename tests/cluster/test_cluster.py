@@ -139,7 +139,7 @@ def wait_event(kind, name, reason, ns=NS, timeout=30):
 QUIET_SECONDS = 3
 
 
-def assert_stays_empty(test, events_matching, ns=NS):
+def assert_stays_empty(test, events_matching, ns=NS, quiet=None):
     """An absence, asserted: creates a sentinel Workflow after the request under test and waits for
     the sentinel's Mutated Event (so the webhook's Event queue has reached everything before it),
     then checks that events_matching() stays empty for QUIET_SECONDS more, since the webhook's
@@ -147,7 +147,7 @@ def assert_stays_empty(test, events_matching, ns=NS):
     name = unique("sentinel")
     create(workflow([("github-app", "rex"), ("repoFullName", "acme/sentinel")], name=name, ns=ns))
     wait_event("workflow", name, "Mutated", ns)
-    deadline = time.monotonic() + QUIET_SECONDS
+    deadline = time.monotonic() + (quiet or QUIET_SECONDS)
     while True:
         found = events_matching()
         test.assertEqual(found, [], "an Event that must not exist")
@@ -580,22 +580,28 @@ class T06Updates(ClusterTest):
 
 # ----- reinvocation next to another mutating webhook -----
 
-class Labeler(http.server.BaseHTTPRequestHandler):
-    """A second mutating webhook: adds a label, records what it was sent."""
+class TestWebhook(http.server.BaseHTTPRequestHandler):
+    """Another team's webhook beside coderun-webhook, served by the test on loopback with the dev
+    certificate: /label adds a label (mutating), /deny refuses everything (validating). Records
+    every request it is sent."""
     calls = []
 
     def do_POST(self):  # noqa: N802
         review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         request = review["request"]
-        Labeler.calls.append(request)
-        patch = []
-        labels = request["object"].get("metadata", {}).get("labels")
-        if labels is None:
-            patch.append({"op": "add", "path": "/metadata/labels", "value": {}})
-        patch.append({"op": "add", "path": "/metadata/labels/cluster-test~1labeled", "value": "yes"})
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {
-            "uid": request["uid"], "allowed": True, "patchType": "JSONPatch",
-            "patch": base64.b64encode(json.dumps(patch).encode()).decode()}}).encode()
+        path = self.path.split("?")[0]  # the API server adds ?timeout=5s
+        TestWebhook.calls.append((path, request))
+        response = {"uid": request["uid"], "allowed": True}
+        if path == "/label":
+            patch = []
+            if request["object"].get("metadata", {}).get("labels") is None:
+                patch.append({"op": "add", "path": "/metadata/labels", "value": {}})
+            patch.append({"op": "add", "path": "/metadata/labels/cluster-test~1labeled", "value": "yes"})
+            response.update(patchType="JSONPatch", patch=base64.b64encode(json.dumps(patch).encode()).decode())
+        elif path == "/deny":
+            response.update(allowed=False, status={"code": 403, "message": "refused by the test's other webhook"})
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                           "response": response}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -606,49 +612,81 @@ class Labeler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class T07Reinvocation(ClusterTest):
-    def test_second_mutation_patches_nothing(self):
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Labeler)
+class OtherWebhook:
+    """Context manager: TestWebhook served on 127.0.0.1, and one webhook configuration of `kind`
+    named `config_name` calling `path` for Workflows in namespace `ns`; both removed afterwards."""
+
+    def __init__(self, kind, config_name, path, ns):
+        self.kind, self.config_name, self.path, self.ns = kind, config_name, path, ns
+
+    def __enter__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TestWebhook)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(os.path.join(CLUSTER.certs, "tls.crt"), os.path.join(CLUSTER.certs, "tls.key"))
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        config = {
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            # after coderun-webhook in name order, so that coderun-webhook is the one reinvoked
-            "metadata": {"name": "zz-cluster-test-labeler"},
-            "webhooks": [{
-                "name": "labeler.cluster-test.taskmaster.io", "admissionReviewVersions": ["v1"],
-                "clientConfig": {"url": "https://127.0.0.1:%d/label" % server.server_address[1],
-                                 "caBundle": base64.b64encode(CLUSTER.ca_pem).decode()},
-                "rules": [{"apiGroups": ["argoproj.io"], "apiVersions": ["v1alpha1"], "operations": ["CREATE"],
-                           "resources": ["workflows"], "scope": "Namespaced"}],
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "reinvoke"}},
-                "failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": 5,
-                "reinvocationPolicy": "Never"}],
-        }
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        hook = {
+            "name": "other.cluster-test.taskmaster.io", "admissionReviewVersions": ["v1"],
+            "clientConfig": {"url": "https://127.0.0.1:%d%s" % (self.server.server_address[1], self.path),
+                             "caBundle": base64.b64encode(CLUSTER.ca_pem).decode()},
+            "rules": [{"apiGroups": ["argoproj.io"], "apiVersions": ["v1alpha1"], "operations": ["CREATE"],
+                       "resources": ["workflows"], "scope": "Namespaced"}],
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.ns}},
+            "failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": 5}
+        if self.kind == "MutatingWebhookConfiguration":
+            hook["reinvocationPolicy"] = "Never"
+        config = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": self.kind,
+                  "metadata": {"name": self.config_name}, "webhooks": [hook]}
         kubectl("apply", "-f", "-", input=json.dumps(config))
-        try:
-            name = unique("reinvoked")
-            obj = workflow([("github-app", "rex"), ("event", event_text("pull_request.opened"))], name=name, ns="reinvoke")
-            result = wait_for(lambda: (lambda r: r if r.returncode == 0 or "already exists" in r.stderr else None)(
-                create(obj, check=False)), 30, "a create through both webhooks")
+        return self
+
+    def __exit__(self, *exc):
+        kubectl("delete", self.kind.lower(), self.config_name, check=False)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def create_through(self, params, prefix):
+        """Creates a Workflow (a fresh name each attempt) once the API server calls this webhook
+        (a configuration takes effect within a second or so); returns (name, Result)."""
+        def attempt():
+            name = unique(prefix)
+            before = len(TestWebhook.calls)
+            result = create(workflow(params, name=name, ns=self.ns), check=False)
+            return (name, result) if len(TestWebhook.calls) > before else None
+        return wait_for(attempt, 30, "the API server calling the test's %s webhook" % self.path)
+
+
+class T07OtherWebhooks(ClusterTest):
+    def test_second_mutation_patches_nothing(self):
+        """Reinvocation: another mutating webhook after coderun-webhook (configurations are called
+        in name order) changes the object, so coderun-webhook is called again (IfNeeded) and must
+        change nothing (audit: round 1, mutated false)."""
+        with OtherWebhook("MutatingWebhookConfiguration", "zz-cluster-test-labeler", "/label", "reinvoke") as other:
+            name, result = other.create_through([("github-app", "rex"), ("event", event_text("pull_request.opened"))],
+                                                "reinvoked")
             self.assertEqual(result.returncode, 0, result)
             stored = get("workflow", name, ns="reinvoke")
             self.assertEqual(stored["metadata"]["labels"]["cluster-test/labeled"], "yes")
             self.assertFilled(parameters(stored), "pull_request.opened")
-            self.assertTrue([c for c in Labeler.calls if c["object"]["metadata"].get("name") == name])
             annotations = audit_for("workflows", name, ns="reinvoke")[0]["annotations"]
             rounds = {k: json.loads(v) for k, v in annotations.items()
                       if k.startswith("mutation.webhook.admission.k8s.io/")}
             ours = [v for k, v in sorted(rounds.items()) if v["configuration"] == "coderun-webhook"]
             self.assertEqual([r["mutated"] for r in ours], [True, False], rounds)
-            self.assertEqual(sorted(r["webhook"] for r in ours), ["workflows.mutate.coderun-webhook.taskmaster.io"] * 2)
-        finally:
-            kubectl("delete", "mutatingwebhookconfiguration", "zz-cluster-test-labeler", check=False)
-            server.shutdown()
-            server.server_close()
+            self.assertEqual([r["webhook"] for r in ours], ["workflows.mutate.coderun-webhook.taskmaster.io"] * 2)
+
+    def test_refused_by_a_later_webhook_gets_no_event(self):
+        """(issue 13, 3) coderun-webhook admits, another validating webhook refuses: the object is
+        never stored, so no Mutated Event (the webhook looks for the stored object for 5 s)."""
+        with OtherWebhook("ValidatingWebhookConfiguration", "zz-cluster-test-denier", "/deny", "reinvoke") as other:
+            name, result = other.create_through([("github-app", "rex"), ("repoFullName", "acme/x")], "refused")
+            self.assertNotEqual(result.returncode, 0, result)
+            self.assertIn("refused by the test's other webhook", result.stderr)
+            entry = audit_for("workflows", name, ns="reinvoke")[-1]
+            self.assertEqual(entry["annotations"].get("workflows.validate.coderun-webhook.taskmaster.io/decision"),
+                             "allowed", entry["annotations"])
+        assert_stays_empty(self, lambda: [e for e in events_v1("reinvoke") if e["regarding"]["name"] == name],
+                           ns="reinvoke", quiet=8)
 
 
 # ----- the webhook down, the certificate rotated -----
