@@ -77,7 +77,7 @@ TEST_CASE("unknown flags, stray words, missing values and repeats are refused by
         "--metrics-port-file / is a directory; it names the file to write");
 }
 
-TEST_CASE("-f and --file are one flag; values read back as given") {
+TEST_CASE("the short -f and the long --file are one flag; values read back as given") {
   const Args short_form(*find_command("mutate"), {"-f", "wf.yaml", "--json"});
   CHECK(short_form.get("file") == "wf.yaml");
   CHECK(short_form.has("json"));
@@ -89,7 +89,7 @@ TEST_CASE("-f and --file are one flag; values read back as given") {
   CHECK_THROWS_AS(long_form.get_number("policy", 0), std::logic_error);
 }
 
-TEST_CASE("--help documents every declared flag exactly once, and nothing undeclared") {
+TEST_CASE("help documents every declared flag exactly once, and nothing undeclared") {
   for (const auto& spec : command_specs()) {
     INFO(spec.name);
     std::multiset<std::string> documented;
