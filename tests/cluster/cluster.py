@@ -521,7 +521,8 @@ class Cluster:
         args = list(args)
         if args and args[0] in ("create", "apply", "replace") and not any(a.startswith("--validate") for a in args):
             args.insert(1, "--validate=false")
-        completed = subprocess.run([KUBECTL, "--kubeconfig", kubeconfig or self.admin_kubeconfig] + args,
+        completed = subprocess.run([KUBECTL, "--kubeconfig", kubeconfig or self.admin_kubeconfig,
+                                    "--cache-dir", self._path("kubectl-cache")] + args,
                                    input=input, capture_output=True, text=True, timeout=timeout)
         result = Result(completed)
         if check and result.returncode != 0:
