@@ -110,6 +110,10 @@ class WebhookServer:
         if self.metrics:
             self.extra_args += ["--metrics-addr", "127.0.0.1", "--metrics-port", "0",
                                 "--metrics-port-file", metrics_port_file]
+        elif "--metrics-port" not in self.extra_args:
+            # Off, not the default 9090: servers of tests running in parallel would share it, and a
+            # port in use ends the start (no SO_REUSEPORT).
+            self.extra_args += ["--metrics-port", "-1"]
         self.log_path = os.path.join(self.dir, "server.log")
         self.log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(
