@@ -132,14 +132,17 @@ class ConfirmBeforePost(unittest.TestCase):
         with FakeApiServer(self.tmp.name) as api, WebhookWithApi(api.kubeconfig) as server:
             template = mutated_template(server)
             late = named(template, "coderun-late", "uid-late")
-            api.store(object_path("workflows", "argo", "coderun-late"), "uid-late", after=0.8)
-            stored_at = time.monotonic() + 0.8
             never = named(template, "coderun-never", "uid-never")  # AlreadyExists, quota...
             other = named(template, "coderun-other", "uid-ours")
             api.store(object_path("workflows", "argo", "coderun-other"), "uid-of-an-older-one")
             for obj in (late, never, other):
                 status, response = server.admit(obj, endpoint="/validate")
                 self.assertTrue(response["allowed"], response)
+            # Stored only once the recorder has looked for it and not found it: storage completes
+            # after the validating webhook answers.
+            self.assertTrue(wait_for(lambda: any(g.path.endswith("/coderun-late") for g in object_gets(api))))
+            stored_at = time.monotonic()
+            api.store(object_path("workflows", "argo", "coderun-late"), "uid-late")
 
             self.assertTrue(wait_for(lambda: metric(server, "unstored") == 2 and metric(server, "posted") == 1),
                             metrics_of(server))
