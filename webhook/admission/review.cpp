@@ -113,6 +113,16 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
   if (const auto dry_run = in.find("dryRun"); dry_run != in.end()) {
     request.dry_run = dry_run->is_boolean() && dry_run->get<bool>();
   }
+  if (const auto user = in.find("userInfo"); user != in.end() && user->is_object()) {
+    request.user_info.username = string_field(*user, "username");
+    request.user_info.uid = string_field(*user, "uid");
+    if (const auto groups = user->find("groups"); groups != user->end() && groups->is_array()) {
+      for (const auto& group : *groups) {
+        if (group.is_string()) request.user_info.groups.push_back(group.get<std::string>());
+      }
+    }
+    request.user_info.service_account = service_account_of(request.user_info.username);
+  }
   if (!object_problem.empty()) {
     request.object_problem = std::move(object_problem);
   } else if (const auto object = in.find("object"); object != in.end() && object->is_object()) {

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "admission/user_info.h"
 #include "util/json_text.h"
 
 namespace coderun::admission {
@@ -24,6 +25,7 @@ struct Request {
   std::string namespace_name;
   std::string name;  // empty for generateName objects on the mutating pass
   bool dry_run = false;
+  UserInfo user_info;  // request.userInfo: who creates or updates the object
   std::optional<nlohmann::json> object;  // request.object, when it is a JSON object
   // request.oldObject on UPDATE (read as request.object is), when it is a JSON object: an update
   // is checked only when it changes what the webhook guards.

@@ -153,6 +153,19 @@ CommandSpec resolve() {
   return spec;
 }
 
+CommandSpec policy_test() {
+  CommandSpec spec;
+  spec.name = "policy";
+  spec.synopsis = "policy test DIR --policy FILE [--prompts-dir DIR]";
+  spec.summary = "decides the cases in DIR against the policy; exit 1 when one fails";
+  spec.flags = {text("policy", "FILE"), text("prompts-dir", "DIR")};
+  spec.rows = {{{"policy"}, "(required)", "the policy file under test"},
+               {{"prompts-dir"},
+                "every prompt exists",
+                "check system prompts against this directory too"}};
+  return spec;
+}
+
 }  // namespace
 
 const Flag* CommandSpec::find(const std::string& name) const {
@@ -168,7 +181,8 @@ const Flag* CommandSpec::find_short(char name) const {
 }
 
 const std::vector<CommandSpec>& command_specs() {
-  static const std::vector<CommandSpec> specs = {serve(), review(), mutate(), resolve()};
+  static const std::vector<CommandSpec> specs = {serve(), review(), mutate(), resolve(),
+                                                policy_test()};
   return specs;
 }
 

@@ -57,6 +57,7 @@ int run(const std::vector<std::string>& words) {
     if (command == "serve") return serve_command(flags);
     if (command == "review") return review_command(flags);
     if (command == "mutate") return mutate_command(flags);
+    if (command == "policy") return policy_command(flags);
     return resolve_command(flags);
   } catch (const UsageError& e) {
     std::cerr << "coderun-webhook " << command << ": " << e.what() << "\n";

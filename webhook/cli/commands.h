@@ -16,5 +16,7 @@ int serve_command(const std::vector<std::string>& flags);
 int review_command(const std::vector<std::string>& flags);
 int mutate_command(const std::vector<std::string>& flags);
 int resolve_command(const std::vector<std::string>& flags);
+// `policy test DIR --policy FILE`: words after "policy".
+int policy_command(const std::vector<std::string>& words);
 
 }  // namespace coderun::cli

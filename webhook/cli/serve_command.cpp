@@ -73,7 +73,9 @@ class ReloadLoop {
     switch (policies_.reload_if_changed()) {
       case policy::PolicyStore::ReloadOutcome::kReloaded:
         metrics_.policy_reload("success");
-        log_.info("policy reloaded", {{"path", policies_.path()}});
+        log_.info("policy reloaded",
+                  {{"path", policies_.path()},
+                   {"access", policy::describe_access(policies_.current()->access)}});
         break;
       case policy::PolicyStore::ReloadOutcome::kRejected:
         metrics_.policy_reload("rejected");
@@ -351,6 +353,7 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"port", port},
                          {"threads", server.threads()},
                          {"policy", policies->path()},
+                         {"access", policy::describe_access(policies->current()->access)},
                          {"prompts_dir", policies->current()->prompts_dir},
                          {"prompts_read_from", args.get("prompts-dir")
                                                    ? absolute_dir(*args.get("prompts-dir"))

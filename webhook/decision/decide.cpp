@@ -87,6 +87,14 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
       *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
   decision.resolution = resolve_run(inputs, policy, prompts);
   RunResolution& resolution = decision.resolution;
+  // After the repository is known and safe, before anything is built: a run the access rules
+  // refuse gets no patch (and so no token initContainer).
+  decision.access = check_run_access(request, policy, *kind, object, resolution);
+  if (decision.access && decision.access->result == "denied") {
+    resolution.denial = Denial{decision.access->message, "access"};
+  } else if (decision.access && decision.access->result == "would-deny") {
+    resolution.warnings.push_back(decision.access->warning);
+  }
 
   // Build the patch first: an agent run is checked against its schema as it will be stored.
   JsonPatchBuilder patch;
@@ -115,6 +123,13 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     response.audit_annotations["repo"] = repo->value;
   if (!resolution.event_type.empty())
     response.audit_annotations["event-type"] = resolution.event_type;
+  if (decision.access && decision.access->result != "denied") {
+    response.audit_annotations["access"] = decision.access->result;
+    if (!decision.access->rule.empty())
+      response.audit_annotations["access-rule"] = decision.access->rule;
+    if (!decision.access->message.empty())
+      response.audit_annotations["access-reason"] = decision.access->message;
+  }
 
   if (resolution.denial) {
     response = admission::Response::deny(request.uid, resolution.denial->message, 403);

@@ -3,6 +3,7 @@
 
 #include "admission/review.h"
 #include "decision/pod_plumbing.h"
+#include "decision/run_access.h"
 #include "decision/run_kind.h"
 #include "decision/run_resolution.h"
 #include "policy/policy.h"
@@ -21,6 +22,7 @@ struct Decision {
   std::string outcome;  // ignored | unchanged | mutated | validated | denied
   std::string rule;     // the rule behind a denial
   RunResolution resolution;
+  std::optional<AccessOutcome> access;  // set when the policy has access rules and they ran
 };
 
 // A pure function of the request, the policy and the prompts: no I/O but the prompt look-up.

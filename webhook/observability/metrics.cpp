@@ -53,6 +53,11 @@ Metrics::Metrics()
                   .Help("Kubernetes Events by outcome (posted, failed, dropped, unstored: the "
                         "object was never stored, throttled: too many for one object)")
                   .Register(*registry_)),
+      access_decisions_(BuildCounter()
+                            .Name("coderun_webhook_access_decisions_total")
+                            .Help("Runs checked against the policy's access rules, by mode "
+                                  "(enforce, audit) and result (allowed, denied, would-deny)")
+                            .Register(*registry_)),
       policy_reloads_(BuildCounter()
                           .Name("coderun_webhook_policy_reloads_total")
                           .Help("Policy file reloads by result (success, rejected)")
@@ -146,6 +151,10 @@ void Metrics::value_resolved(std::string_view field, std::string_view source) {
 
 void Metrics::event(std::string_view outcome) {
   events_.Add({{"outcome", text(outcome)}}).Increment();
+}
+
+void Metrics::access_decision(std::string_view mode, std::string_view result) {
+  access_decisions_.Add({{"mode", text(mode)}, {"result", text(result)}}).Increment();
 }
 
 void Metrics::connections(int delta) { connections_.Increment(delta); }

@@ -30,6 +30,8 @@ class Metrics {
   // field: owner, ref...; source: event, parameter, default, prompts.
   void value_resolved(std::string_view field, std::string_view source);
   void event(std::string_view outcome);  // posted, failed, dropped, unstored, throttled
+  // mode: enforce, audit; result: allowed, denied, would-deny. Once per request decided.
+  void access_decision(std::string_view mode, std::string_view result);
   void connections(int delta);                       // +1 opened, -1 closed
   void connection_dropped(std::string_view reason);  // timeout, limit
   void tls_handshake_failed();
@@ -72,6 +74,7 @@ class Metrics {
   prometheus::Gauge& in_flight_;
   prometheus::Family<prometheus::Counter>& resolved_;
   prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& access_decisions_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Gauge& policy_last_reload_successful_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;

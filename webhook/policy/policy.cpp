@@ -24,6 +24,45 @@ void read_volume(const nlohmann::json& volumes, const char* key, VolumeSpec& tar
   read_if_present(*it, "key", target.key);
 }
 
+std::vector<std::string> strings_if_present(const nlohmann::json& object, const char* key) {
+  std::vector<std::string> values;
+  read_if_present(object, key, values);
+  return values;
+}
+
+// policy.access, already checked against the schema; apps outside allowedApps are refused here
+// (a schema cannot compare two lists).
+AccessPolicy read_access(const nlohmann::json& access, const Policy& policy) {
+  AccessPolicy result;
+  if (const auto mode = access.find("mode"); mode != access.end() && *mode == "audit")
+    result.mode = AccessMode::kAudit;
+  const auto& rules = access.at("rules");
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const auto& in = rules[i];
+    AccessRule rule;
+    read_if_present(in, "name", rule.name);
+    const auto& subjects = in.at("subjects");
+    rule.users = strings_if_present(subjects, "users");
+    rule.groups = strings_if_present(subjects, "groups");
+    for (const auto& account : strings_if_present(subjects, "serviceAccounts"))
+      rule.service_accounts.push_back(normalized_service_account(account));
+    rule.namespaces = strings_if_present(in, "namespaces");
+    rule.apps = strings_if_present(in, "apps");
+    rule.repositories = strings_if_present(in, "repositories");
+    rule.refs = strings_if_present(in, "refs");
+    read_if_present(in, "workflowRuns", rule.workflow_runs);
+    for (const auto& app : rule.apps) {
+      if (!policy.allows_app(app)) {
+        throw PolicyError("policy is invalid at $.access.rules[" + std::to_string(i) +
+                          "].apps: '" + app + "' is not in allowedApps (" +
+                          policy.allowed_apps_text() + ")");
+      }
+    }
+    result.rules.push_back(std::move(rule));
+  }
+  return result;
+}
+
 }  // namespace
 
 std::string TokenSpec::secret_name(std::string_view app) const {
@@ -79,6 +118,8 @@ Policy policy_from_json(const nlohmann::json& document) {
     read_volume(*volumes, "mcpRequirements", policy.mcp_requirements);
     read_volume(*volumes, "token", policy.token_volume);
   }
+  if (const auto access = document.find("access"); access != document.end())
+    policy.access = read_access(*access, policy);
   return policy;
 }
 

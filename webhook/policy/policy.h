@@ -1,10 +1,13 @@
 #pragma once
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "policy/access_rules.h"
 
 namespace coderun::policy {
 
@@ -39,6 +42,9 @@ struct Policy {
   VolumeSpec mcp_requirements{"mcp-requirements", "/work/requirements.yaml", "mcp-requirements",
                               "requirements.yaml"};
   VolumeSpec token_volume{"gh-token", "/var/run/github", "", ""};
+  // Who may use which app for which repository; absent: anyone who may create the object may
+  // use any allowed app for any repository (the behaviour before access rules).
+  std::optional<AccessPolicy> access;
 
   bool allows_app(std::string_view app) const;
   bool serves_template(std::string_view name) const;

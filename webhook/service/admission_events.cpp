@@ -108,6 +108,13 @@ std::vector<kube::EventRecord> events_for(const admission::Request& request,
     events.push_back({regarding, "Warning", "EventParseFailed", "Admit",
                       *decision.resolution.event_problem, confirm});
   }
+  // Audit mode: the would-be denial, once per object (the validating pass sees its name), so a
+  // team can see what enforce mode would refuse before switching to it.
+  if (!denied && phase == decision::Phase::kValidate && decision.access &&
+      decision.access->result == "would-deny") {
+    events.push_back(
+        {regarding, "Warning", "AccessAudit", "Admit", decision.access->message, confirm});
+  }
   if (denied) {
     events.push_back({regarding, "Warning", "Denied", "Admit", decision.response.message, {}});
   } else if (phase == decision::Phase::kValidate) {

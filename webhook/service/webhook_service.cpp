@@ -67,6 +67,9 @@ void WebhookService::report(const admission::Request& request, const decision::D
       for (const auto& [field, value] : resolution.values)
         metrics_->value_resolved(field, source_class(value.source));
     }
+    // Both passes check access; count it once, in the pass that ends the request.
+    if (decision.access && (phase == decision::Phase::kValidate || !decision.response.allowed))
+      metrics_->access_decision(decision.access->mode, decision.access->result);
   }
   if (events_ && !request.dry_run) {
     for (auto& event : events_for(request, decision, phase)) events_->record(std::move(event));
@@ -87,6 +90,12 @@ void WebhookService::report(const admission::Request& request, const decision::D
     fields["app"] = resolution.app;
     if (const auto* repo = resolution.find("repoFullName")) fields["repo"] = repo->value;
     if (!decision.rule.empty()) fields["rule"] = decision.rule;
+    if (decision.access) {
+      fields["access"] = decision.access->result;
+      fields["user"] = request.user_info.username;
+      if (!decision.access->rule.empty()) fields["access_rule"] = decision.access->rule;
+      if (decision.access->result == "would-deny") fields["access_reason"] = decision.access->message;
+    }
     if (!decision.response.allowed) fields["message"] = decision.response.message;
     if (!decision.response.warnings.empty()) fields["warnings"] = decision.response.warnings;
     if (!resolution.to_fill.empty() && phase == decision::Phase::kMutate)
