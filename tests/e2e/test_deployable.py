@@ -161,10 +161,17 @@ class Manifests(unittest.TestCase):
         self.assertEqual(container["livenessProbe"]["httpGet"]["path"], "/healthz")
         self.assertIn("limits", container["resources"])
         rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
-        # Events, and get on the admitted kinds (a Mutated Event waits until its object is found stored).
+        # Events, and get on the admitted kinds (a Mutated Event waits until its object is found stored);
+        # list/watch for the cluster checks: namespaces, and the named ConfigMaps and Secrets only.
         self.assertEqual(rules, [{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
                                  {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["get"]},
-                                 {"apiGroups": ["taskmaster.io"], "resources": ["coderuns", "docsruns"], "verbs": ["get"]}])
+                                 {"apiGroups": ["taskmaster.io"], "resources": ["coderuns", "docsruns"], "verbs": ["get"]},
+                                 {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+                                 {"apiGroups": [""], "resources": ["configmaps"],
+                                  "resourceNames": ["controller-agents", "mcp-requirements"], "verbs": ["list", "watch"]},
+                                 {"apiGroups": [""], "resources": ["secrets"],
+                                  "resourceNames": ["github-app-%s" % app for app in ("rex", "clippy", "qa", "triage", "security")],
+                                  "verbs": ["list", "watch"]}])
         self.assertEqual(next(d for d in docs if d["kind"] == "PodDisruptionBudget")["spec"]["minAvailable"], 1)
         service = next(d for d in docs if d["kind"] == "Service")
         self.assertEqual(service["spec"]["ports"][0]["port"], 443)

@@ -52,6 +52,11 @@ const HelpRow kPromptsDirRow{{"prompts-dir"},
                             "the policy's promptsDir",
                             "where the webhook reads system prompts"};
 
+const HelpRow kClusterStateRow{
+    {"cluster-state"},
+    "none (clusterChecks off)",
+    "Namespaces, ConfigMaps and Secrets (a List, YAML or JSON) standing for the cluster"};
+
 CommandSpec serve() {
   CommandSpec spec;
   spec.name = "serve";
@@ -110,29 +115,34 @@ CommandSpec serve() {
 CommandSpec review() {
   CommandSpec spec;
   spec.name = "review";
-  spec.synopsis = "review -f FILE [--validate] [--policy FILE] [--prompts-dir DIR]";
+  spec.synopsis =
+      "review -f FILE [--validate] [--policy FILE] [--prompts-dir DIR] [--cluster-state FILE]";
   spec.summary = "prints the AdmissionReview answer the server would give to FILE";
   spec.flags = {text("file", "FILE", 'f'), switch_flag("validate"), text("policy", "FILE"),
-                text("prompts-dir", "DIR")};
+                text("prompts-dir", "DIR"), text("cluster-state", "FILE")};
   spec.rows = {{{"file"}, "(required)", "an AdmissionReview v1, JSON or YAML"},
                {{"validate"}, "off", "decide as the validating pass (default: the mutating one)"},
                kPolicyRow,
-               kPromptsDirRow};
+               kPromptsDirRow,
+               kClusterStateRow};
   return spec;
 }
 
 CommandSpec mutate() {
   CommandSpec spec;
   spec.name = "mutate";
-  spec.synopsis = "mutate -f FILE [--event FILE] [--policy FILE] [--prompts-dir DIR] [--json]";
+  spec.synopsis =
+      "mutate -f FILE [--event FILE] [--policy FILE] [--prompts-dir DIR] [--cluster-state FILE] "
+      "[--json]";
   spec.summary = "prints the object as admission would leave it (the decision on stderr)";
   spec.flags = {text("file", "FILE", 'f'), text("event", "FILE"), text("policy", "FILE"),
-                text("prompts-dir", "DIR"), switch_flag("json")};
+                text("prompts-dir", "DIR"), text("cluster-state", "FILE"), switch_flag("json")};
   spec.rows = {
       {{"file"}, "(required)", "a Workflow, CodeRun or DocsRun, JSON or YAML"},
       {{"event"}, "none", "a GitHub event put into the object (the event argument or spec.event)"},
       kPolicyRow,
       kPromptsDirRow,
+      kClusterStateRow,
       {{"json"}, "off", "print {decision, object} as one JSON document on stdout"},
   };
   return spec;

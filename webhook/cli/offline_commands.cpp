@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/policy_flags.h"
+#include "cluster/cluster_state_file.h"
 #include "decision/decide.h"
 #include "decision/metadata_mutation.h"
 #include "github/event_parser.h"
@@ -98,6 +99,21 @@ json decision_summary(const decision::Decision& decision) {
   return summary;
 }
 
+// --cluster-state FILE: the state the decision reads for the request's namespace; without it,
+// none (clusterChecks off, as the server without a kube config).
+// A state file asks for the checks: without a clusterChecks of its own the policy warns.
+std::shared_ptr<const cluster::ClusterSnapshot> cluster_state_from_flags(const Args& args,
+                                                                        policy::Policy& policy) {
+  const auto path = args.get("cluster-state");
+  if (!path) return nullptr;
+  if (!policy.cluster_checks) policy.cluster_checks = policy::ClusterChecks::kWarn;
+  try {
+    return cluster::load_cluster_state_file(*path);
+  } catch (const cluster::ClusterStateFileError& e) {
+    throw UsageError(std::string("--cluster-state ") + e.what());
+  }
+}
+
 }  // namespace
 
 int review_command(const std::vector<std::string>& flags) {
@@ -108,11 +124,12 @@ int review_command(const std::vector<std::string>& flags) {
   if (const auto* error = std::get_if<admission::ReviewError>(&parsed)) {
     throw UsageError(path + " is not a usable AdmissionReview: " + error->message);
   }
-  const auto policy = policy_from_flags(args);
+  auto policy = policy_from_flags(args);
   const auto prompts = prompts_from_flags(args);
   const auto phase = args.has("validate") ? decision::Phase::kValidate : decision::Phase::kMutate;
   const auto& request = std::get<admission::Request>(parsed);
-  const auto decision = decision::decide(request, policy, prompts, phase);
+  const auto cluster = cluster_state_from_flags(args, policy);
+  const auto decision = decision::decide(request, policy, prompts, phase, nullptr, cluster.get());
   std::cout << util::dump_json(json::parse(admission::encode_review(decision.response,
                                                                     request.review_api_version)),
                                2)
@@ -125,10 +142,11 @@ int mutate_command(const std::vector<std::string>& flags) {
   json object = read_document(required_file(args));
   if (!object.is_object()) throw UsageError("the file does not hold a Kubernetes object");
   if (const auto event = args.get("event")) set_event(object, read_file(*event));
-  const auto policy = policy_from_flags(args);
+  auto policy = policy_from_flags(args);
   const auto prompts = prompts_from_flags(args);
-  const auto decision =
-      decision::decide(offline_request(object), policy, prompts, decision::Phase::kMutate);
+  const auto cluster = cluster_state_from_flags(args, policy);
+  const auto decision = decision::decide(offline_request(object), policy, prompts,
+                                         decision::Phase::kMutate, nullptr, cluster.get());
   if (!decision.response.patch.empty()) object = object.patch(decision.response.patch_operations());
   const json summary = decision_summary(decision);
   if (args.has("json")) {

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/policy_flags.h"
+#include "cluster/cluster_watcher.h"
 #include "decision/run_inputs.h"
 #include "kube/api_client.h"
 #include "kube/event_recorder.h"
@@ -236,6 +237,27 @@ void write_port_file(const Args& args, const std::string& flag, int port) {
   if (!file) throw UsageError("cannot write --" + flag + " " + *path);
 }
 
+// How long readiness waits for the cluster state's first sync: long enough for a slow API server,
+// short enough that a replica whose watches cannot start still serves (its decisions warn).
+constexpr std::chrono::seconds kFirstSyncWait{30};
+
+// What the cluster checks read: every Namespace (annotations), and by name across namespaces the
+// policy's agents and mcp-requirements ConfigMaps and each allowed app's token Secret. Fixed at
+// start: Secrets of apps added by a policy reload are watched after a restart.
+std::vector<cluster::WatchedQuery> cluster_queries(const policy::Policy& policy) {
+  std::vector<cluster::WatchedQuery> queries{
+      {cluster::Kind::kNamespace, ""},
+      {cluster::Kind::kConfigMap, policy.agents.config_map},
+  };
+  if (policy.mcp_requirements.config_map != policy.agents.config_map) {
+    queries.push_back({cluster::Kind::kConfigMap, policy.mcp_requirements.config_map});
+  }
+  for (const auto& app : policy.allowed_apps) {
+    queries.push_back({cluster::Kind::kSecret, policy.token.secret_name(app)});
+  }
+  return queries;
+}
+
 void block_termination_signals() {
   const sigset_t signals = SignalWatcher::termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -286,7 +308,24 @@ int serve_command(const std::vector<std::string>& flags) {
   } else {
     log.warn("no Kubernetes API configuration (in-cluster or --kubeconfig): Events are not posted");
   }
-  service::WebhookService service(*policies, prompts, log, &metrics, events.get());
+  // The cluster's state for the decisions (clusterChecks), watched off the request path.
+  std::unique_ptr<cluster::ClusterWatcher> cluster_watcher;
+  if (const auto kube_config = kube::KubeConfig::discover(args.get("kubeconfig"))) {
+    cluster_watcher = std::make_unique<cluster::ClusterWatcher>(
+        *kube_config, cluster_queries(*policies->current()), log,
+        [&metrics](const std::string& reason) { metrics.cluster_watch_restart(reason); });
+    log.info("watching the cluster's state for clusterChecks",
+             {{"queries", cluster_watcher->state().queries().size()},
+              {"first_sync_wait_s", kFirstSyncWait.count()}});
+  }
+  service::WebhookService::ClusterSource cluster_source;
+  if (cluster_watcher) {
+    cluster_source = [&cluster_watcher]() -> std::shared_ptr<const cluster::ClusterView> {
+      return cluster_watcher->snapshot();
+    };
+  }
+  service::WebhookService service(*policies, prompts, log, &metrics, events.get(),
+                                  std::move(cluster_source));
 
   server::ServerOptions options;
   options.address = args.get_or("addr", "0.0.0.0");
@@ -307,9 +346,25 @@ int serve_command(const std::vector<std::string>& flags) {
     return service.handle(request, decision::Phase::kValidate);
   };
   std::atomic<bool> shutting_down{false};
-  endpoints.readiness = [&policies, &shutting_down, &events] {
+  const auto started = std::chrono::steady_clock::now();
+  std::atomic<bool> sync_wait_logged{false};
+  endpoints.readiness = [&policies, &shutting_down, &events, &cluster_watcher, &log, started,
+                         &sync_wait_logged] {
     server::Readiness readiness;
     if (shutting_down) return server::Readiness{false, "shutting down"};
+    // The first sync, bounded: past the bound the replica serves, its decisions warn.
+    if (cluster_watcher && !cluster_watcher->state().synced() &&
+        policies->current()->cluster_checks.value_or(policy::ClusterChecks::kOff) !=
+            policy::ClusterChecks::kOff) {
+      if (std::chrono::steady_clock::now() - started < kFirstSyncWait) {
+        return server::Readiness{false, "waiting for the cluster state's first sync"};
+      }
+      if (!sync_wait_logged.exchange(true)) {
+        log.warn("cluster state not synced within the first-sync wait: serving; decisions warn",
+                 {{"waited_s", kFirstSyncWait.count()}});
+      }
+      readiness.detail = "cluster state not synced: decisions warn and check files only";
+    }
     if (const auto error = policies->last_error()) {
       // Still ready: every replica reads the same ConfigMap, so failing readiness here would take
       // them all out at once and, with failurePolicy Fail, block every submission.
@@ -344,7 +399,15 @@ int serve_command(const std::vector<std::string>& flags) {
   if (const long long metrics_port = args.get_number("metrics-port", 9090); metrics_port >= 0) {
     metrics_server = std::make_unique<server::MetricsServer>(
         args.get_or("metrics-addr", "0.0.0.0"), static_cast<int>(metrics_port),
-        [&metrics] { return metrics.render(); });
+        [&metrics, &cluster_watcher] {
+          if (cluster_watcher) {
+            const auto& state = cluster_watcher->state();
+            metrics.cluster_state(
+                static_cast<double>(state.age(std::chrono::steady_clock::now()).count()),
+                static_cast<double>(state.objects()), state.synced());
+          }
+          return metrics.render();
+        });
     const int bound = bind_or_exit(log, "metrics", [&] { return metrics_server->start(); });
     write_port_file(args, "metrics-port-file", bound);
     log.info("serving metrics", {{"port", bound}});

@@ -48,7 +48,8 @@ Decision ignored(const admission::Request& request) {
 }  // namespace
 
 Decision decide(const admission::Request& request, const policy::Policy& policy,
-                const policy::PromptCatalog& prompts, Phase phase, const PodPlumbing* plumbing) {
+                const policy::PromptCatalog& prompts, Phase phase, const PodPlumbing* plumbing,
+                const cluster::ClusterView* cluster) {
   const auto kind = run_kind_of(request.kind.group, request.kind.kind);
   if (!kind || (request.operation != "CREATE" && request.operation != "UPDATE") ||
       unguarded_update(request)) {
@@ -85,7 +86,8 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
 
   const RunInputs inputs =
       *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
-  decision.resolution = resolve_run(inputs, policy, prompts);
+  decision.resolution = resolve_run(inputs, policy, prompts,
+                                    cluster_context(cluster, request.namespace_name, policy));
   RunResolution& resolution = decision.resolution;
   // After the repository is known and safe, before anything is built: a run the access rules
   // refuse gets no patch (and so no token initContainer).

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "admission/review.h"
+#include "cluster/cluster_view.h"
 #include "decision/pod_plumbing.h"
 #include "decision/run_access.h"
 #include "decision/run_kind.h"
@@ -28,8 +29,11 @@ struct Decision {
 // A pure function of the request, the policy and the prompts: no I/O but the prompt look-up.
 // The mutating pass fills and refuses what can never pass; the validating pass only checks.
 // plumbing: the pod pieces prepared once for this policy (PodPlumbing); built here when null.
+// cluster: an immutable snapshot of the cluster's state (the request namespace's prompts, token
+// Secret, mcp-requirements, annotations); null without a cluster (clusterChecks is then off).
 Decision decide(const admission::Request& request, const policy::Policy& policy,
                 const policy::PromptCatalog& prompts, Phase phase,
-                const PodPlumbing* plumbing = nullptr);
+                const PodPlumbing* plumbing = nullptr,
+                const cluster::ClusterView* cluster = nullptr);
 
 }  // namespace coderun::decision

@@ -120,6 +120,34 @@ void complete_repository_values(RunResolution& result) {
   }
 }
 
+// What the pod will meet in its namespace: the prompt chosen (warn: checked against files so
+// far), the token Secret, mcp-requirements and the state's own freshness.
+void check_in_cluster(const ClusterContext& cluster, const policy::Policy& policy,
+                      RunResolution& result) {
+  for (auto& warning : cluster_warnings(cluster, policy)) result.warnings.push_back(warning);
+  if (!cluster.checking()) return;
+  if (!cluster.enforcing()) {
+    const Sourced* prompt = result.find("systemPromptPath");
+    const std::string& dir = policy.prompts_dir;
+    if (prompt != nullptr && prompt->value.starts_with(dir + "/") &&
+        !prompt_in_cluster(cluster, policy, std::string_view(prompt->value).substr(dir.size() + 1))) {
+      // Warnings are cut at 120 bytes: the short form.
+      result.warnings.push_back("System prompt " + prompt->value + " is not in ConfigMap " +
+                                policy.agents.config_map + " of namespace " +
+                                cluster.namespace_name);
+    }
+  }
+  if (const auto missing = missing_token_secret(cluster, policy, result.app)) {
+    if (cluster.enforcing()) {
+      result.denial = Denial{*missing, "token-secret"};
+    } else {
+      result.warnings.push_back("Secret " + policy.token.secret_name(result.app) +
+                                " not found in namespace " + cluster.namespace_name +
+                                ": the token cannot be minted");
+    }
+  }
+}
+
 }  // namespace
 
 const Sourced* RunResolution::find(std::string_view field) const {
@@ -130,7 +158,7 @@ const Sourced* RunResolution::find(std::string_view field) const {
 }
 
 RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
-                          const policy::PromptCatalog& prompts) {
+                          const policy::PromptCatalog& prompts, const ClusterContext& cluster) {
   RunResolution result;
   result.warnings = inputs.warnings;
   result.app = inputs.app.value_or("");
@@ -171,6 +199,26 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
                               ", not " + shown(*user_repo) +
                               ": its ref, sha and numbers are not used");
   }
+  // The namespace's annotations come after the parameters and the event: the repository only
+  // when neither names one, the ref only for the annotated repository.
+  const bool repository_unnamed =
+      !user_repository(inputs, derived) && !event.repo_full_name && !event.owner && !event.repo &&
+      std::none_of(std::begin(kFields), std::begin(kFields) + 3, [&](const char* field) {
+        const auto it = inputs.given.find(field);
+        return it != inputs.given.end() && !it->second.empty();
+      });
+  const auto from_namespace = [&](std::string_view field) -> std::optional<Sourced> {
+    if (is_repository_field(field)) {
+      return repository_unnamed ? namespace_default(cluster, field) : std::nullopt;
+    }
+    if (field != "ref") return std::nullopt;
+    const auto annotated = namespace_default(cluster, "repoFullName");
+    const Sourced* chosen = result.find("repoFullName");
+    if (!annotated || chosen == nullptr || !same_repository(chosen->value, annotated->value)) {
+      return std::nullopt;
+    }
+    return namespace_default(cluster, "ref");
+  };
   for (const char* field : kFields) {
     if (std::string_view(field) == "systemPromptPath") continue;
     const auto given = inputs.given.find(field);
@@ -189,6 +237,8 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
       result.values.emplace_back(field, it->second);
     } else if (from_the_event && (event_is_about_run_repo || is_repository_field(field))) {
       result.values.emplace_back(field, *from_the_event);
+    } else if (const auto namespaced = from_namespace(field)) {
+      result.values.emplace_back(field, *namespaced);
     } else if (std::string_view(field) == "ref") {
       result.values.emplace_back(field, Sourced{policy.default_ref, "default:policy.defaultRef"});
     } else {
@@ -226,6 +276,13 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
   // Paths as the agent pod sees them (the policy's promptsDir); the catalog knows where the
   // webhook itself reads them.
   const std::string& dir = policy.prompts_dir;
+  // enforce: the pod's truth (its namespace's ConfigMap) decides; warn and off: the webhook's
+  // files, warn adding what the namespace lacks.
+  const auto prompt_exists = [&](std::string_view name) {
+    return cluster.enforcing() ? prompt_in_cluster(cluster, policy, name)
+                               : prompts.exists(dir, name);
+  };
+  const std::string looked = cluster.enforcing() ? where_prompts_looked(cluster, policy) : "";
   const std::string app_name = result.app + "_system-prompt.md";
   const std::string default_name = "default_system-prompt.md";
   if (const auto given = inputs.given.find("systemPromptPath"); given != inputs.given.end()) {
@@ -238,26 +295,28 @@ RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
       }
       const std::string_view name = std::string_view(given->second).substr(
           dir.ends_with('/') ? dir.size() : dir.size() + 1);
-      if (!prompts.exists(dir, name)) {
-        result.denial =
-            Denial{"Error: System prompt not found at " + given->second, "system-prompt"};
+      if (!prompt_exists(name)) {
+        result.denial = Denial{"Error: System prompt not found at " + given->second + looked,
+                               "system-prompt"};
         return result;
       }
       result.values.emplace_back("systemPromptPath", Sourced{given->second, inputs.given_source});
     }
-  } else if (prompts.exists(dir, app_name)) {
+  } else if (prompt_exists(app_name)) {
     result.values.emplace_back("systemPromptPath",
                                Sourced{dir + "/" + app_name, "prompts:" + result.app});
     result.to_fill.emplace_back("systemPromptPath");
-  } else if (prompts.exists(dir, default_name)) {
+  } else if (prompt_exists(default_name)) {
     result.values.emplace_back("systemPromptPath",
                                Sourced{dir + "/" + default_name, "prompts:default"});
     result.to_fill.emplace_back("systemPromptPath");
   } else {
     result.denial = Denial{"Error: System prompt not found at " + dir + "/" + app_name + " or " +
-                               dir + "/" + default_name,
+                               dir + "/" + default_name + looked,
                            "system-prompt"};
+    return result;
   }
+  check_in_cluster(cluster, policy, result);
   return result;
 }
 

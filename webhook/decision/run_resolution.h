@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "decision/cluster_checks.h"
 #include "decision/run_inputs.h"
 #include "github/event_context.h"
 #include "policy/policy.h"
@@ -35,8 +36,12 @@ struct RunResolution {
 
 // The decision's core: a pure function of the inputs, the policy and the prompts on disk.
 // User-set values always win; the event fills the rest; then defaults. Checks, in order: the
-// github-app, the repository, every value's safety, the system prompt.
+// github-app, the repository, every value's safety, the system prompt, the token Secret.
+// cluster: the request namespace's state; it gives repository defaults (its taskmaster.io/repo
+// and taskmaster.io/ref annotations, after parameters and event) and, when checking, is where
+// the prompt and the Secret must be (enforce) or should be (warn).
 RunResolution resolve_run(const RunInputs& inputs, const policy::Policy& policy,
-                          const policy::PromptCatalog& prompts);
+                          const policy::PromptCatalog& prompts,
+                          const ClusterContext& cluster = {});
 
 }  // namespace coderun::decision

@@ -103,6 +103,53 @@ ApiResult ApiClient::get(const std::string& path) {
   return result_of(http_->Get(path));
 }
 
+ApiResult ApiClient::get(const std::string& path, const std::string& accept) {
+  prepare();
+  return result_of(http_->Get(path, httplib::Headers{{"Accept", accept}}));
+}
+
+ApiResult ApiClient::watch(const std::string& path, const std::string& accept,
+                           const std::function<bool(std::string_view line)>& on_line) {
+  prepare();
+  int status = 0;
+  std::string pending;  // a line not yet complete, or the error body
+  const auto response = http_->Get(
+      path, httplib::Headers{{"Accept", accept}},
+      [&status](const httplib::Response& head) {
+        status = head.status;
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        pending.append(data, length);
+        if (status < 200 || status >= 300) return pending.size() < (1 << 20);
+        size_t start = 0;
+        for (size_t end = pending.find('\n'); end != std::string::npos;
+             end = pending.find('\n', start)) {
+          const std::string_view line(pending.data() + start, end - start);
+          start = end + 1;
+          if (!line.empty() && !on_line(line)) return false;
+        }
+        pending.erase(0, start);
+        return true;
+      });
+  if (!response) {
+    // The handler ending the stream reads as a cancellation: a normal end.
+    if (response.error() == httplib::Error::Canceled && status >= 200 && status < 300) {
+      return {status, "", std::nullopt};
+    }
+    return {0, httplib::to_string(response.error()), std::nullopt};
+  }
+  ApiResult result = result_of(response);
+  result.body = status >= 200 && status < 300 ? "" : pending;
+  return result;
+}
+
+void ApiClient::set_read_timeout(std::chrono::seconds timeout) {
+  http_->set_read_timeout(static_cast<time_t>(timeout.count()), 0);
+}
+
+void ApiClient::stop() { http_->stop(); }
+
 ApiResult ApiClient::post(const std::string& path, const std::string& json_body) {
   prepare();
   return result_of(http_->Post(path, json_body, "application/json"));

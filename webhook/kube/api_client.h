@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,16 @@ class ApiClient {
   ~ApiClient();
 
   ApiResult get(const std::string& path);
+  // A GET with its own Accept header (PartialObjectMetadata lists, say).
+  ApiResult get(const std::string& path, const std::string& accept);
+  // A watch: the body is handed over line by line as it arrives (one event per line) while
+  // on_line returns true. On a 2xx the result's body is empty; otherwise it is the error body.
+  ApiResult watch(const std::string& path, const std::string& accept,
+                  const std::function<bool(std::string_view line)>& on_line);
+  // A watch may stay silent for its whole timeoutSeconds: the read timeout must outlast it.
+  void set_read_timeout(std::chrono::seconds timeout);
+  // Ends a request in progress from another thread (shutdown of a watch).
+  void stop();
   ApiResult post(const std::string& path, const std::string& json_body);
   ApiResult merge_patch(const std::string& path, const std::string& json_body);
 

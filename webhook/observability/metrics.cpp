@@ -95,7 +95,31 @@ Metrics::Metrics()
                                         "alert (a client not trusting the certificate: check "
                                         "the caBundle)")
                                   .Register(*registry_)
-                                  .Add({})) {
+                                  .Add({})),
+      cluster_state_age_(BuildGauge()
+                             .Name("coderun_webhook_cluster_state_age_seconds")
+                             .Help("Seconds since the cluster state was last known live (0 "
+                                   "while every watch works; growing while the API server is "
+                                   "unreachable and the last known state is used)")
+                             .Register(*registry_)
+                             .Add({})),
+      cluster_objects_(BuildGauge()
+                           .Name("coderun_webhook_cluster_state_objects")
+                           .Help("Namespaces, ConfigMaps and Secrets (metadata) in the cluster "
+                                 "state cache")
+                           .Register(*registry_)
+                           .Add({})),
+      cluster_synced_(BuildGauge()
+                          .Name("coderun_webhook_cluster_state_synced")
+                          .Help("1 once every watched kind has been listed, 0 before")
+                          .Register(*registry_)
+                          .Add({})),
+      cluster_watch_restarts_(BuildCounter()
+                                  .Name("coderun_webhook_cluster_watch_restarts_total")
+                                  .Help("Cluster-state watches broken and restarted, by reason "
+                                        "(expired: 410 Gone, listed again; error)")
+                                  .Register(*registry_)) {
+  for (const char* reason : {"expired", "error"}) cluster_watch_restarts_.Add({{"reason", reason}});
   for (const char* reason : {"timeout", "limit"}) dropped_connections_.Add({{"reason", reason}});
   for (const char* outcome : {"posted", "failed", "dropped", "unstored", "throttled"})
     events_.Add({{"outcome", outcome}});
@@ -134,6 +158,16 @@ void Metrics::admission(std::string_view endpoint, std::string_view kind, std::s
   series<prometheus::Histogram>(latency_series_, endpoint, [&]() -> prometheus::Histogram& {
     return latency_.Add({{"endpoint", text(endpoint)}}, kLatencyBuckets);
   }).Observe(latency.count());
+}
+
+void Metrics::cluster_state(double age_seconds, double objects, bool synced) {
+  cluster_state_age_.Set(age_seconds);
+  cluster_objects_.Set(objects);
+  cluster_synced_.Set(synced ? 1 : 0);
+}
+
+void Metrics::cluster_watch_restart(std::string_view reason) {
+  cluster_watch_restarts_.Add({{"reason", text(reason)}}).Increment();
 }
 
 void Metrics::bad_request(std::string_view endpoint, int status) {

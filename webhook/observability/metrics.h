@@ -39,6 +39,10 @@ class Metrics {
   void policy_reload(std::string_view result);
   void certificate_reload(std::string_view result);
   void certificate_expiry(std::chrono::system_clock::time_point not_after);
+  // The cluster-state cache: seconds since a broken watch last worked (0 while live), objects
+  // held, whether the first sync is done; set when /metrics is scraped.
+  void cluster_state(double age_seconds, double objects, bool synced);
+  void cluster_watch_restart(std::string_view reason);  // expired (410 Gone), error
 
   // Counts a request in flight for as long as it lives.
   class InFlight {
@@ -82,6 +86,10 @@ class Metrics {
   prometheus::Gauge& connections_;
   prometheus::Family<prometheus::Counter>& dropped_connections_;
   prometheus::Counter& tls_handshake_failures_;
+  prometheus::Gauge& cluster_state_age_;
+  prometheus::Gauge& cluster_objects_;
+  prometheus::Gauge& cluster_synced_;
+  prometheus::Family<prometheus::Counter>& cluster_watch_restarts_;
   SeriesCache requests_series_, latency_series_, resolved_series_;
 };
 

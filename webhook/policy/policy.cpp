@@ -101,6 +101,12 @@ Policy policy_from_json(const nlohmann::json& document) {
   read_if_present(document, "promptsDir", policy.prompts_dir);
   read_if_present(document, "workflowTemplates", policy.workflow_templates);
   read_if_present(document, "defaultRef", policy.default_ref);
+  if (const auto checks = document.find("clusterChecks"); checks != document.end()) {
+    const auto mode = checks->get<std::string>();  // one of three: the schema checked it
+    policy.cluster_checks = mode == "enforce" ? ClusterChecks::kEnforce
+                            : mode == "warn"  ? ClusterChecks::kWarn
+                                              : ClusterChecks::kOff;
+  }
   if (const auto event = document.find("event"); event != document.end()) {
     read_if_present(*event, "maxBytes", policy.event_max_bytes);
     read_if_present(*event, "maxDepth", policy.event_max_depth);

@@ -18,6 +18,11 @@ struct VolumeSpec {
   std::string key;         // ConfigMap item mounted with subPath, when set
 };
 
+// How the decision uses the cluster's state of the request's namespace (the prompt in its
+// controller-agents, its github-app-<app> Secret, its mcp-requirements): enforce denies what is
+// missing, warn admits with warnings, off checks the prompt against the webhook's files only.
+enum class ClusterChecks { kEnforce, kWarn, kOff };
+
 struct TokenSpec {
   std::string image = "ghcr.io/myorg/ghapp-token-gen:latest";
   std::string container_name = "gh-token";
@@ -36,6 +41,9 @@ struct Policy {
   std::string default_ref = "main";
   size_t event_max_bytes = 1 << 20;
   size_t event_max_depth = 64;
+  // Unset: off for the server (the watches run whenever it has a kube config, so a reload can
+  // turn checks on); warn for the offline commands given --cluster-state.
+  std::optional<ClusterChecks> cluster_checks;
   TokenSpec token;
   VolumeSpec workspace{"workspace", "/work/src", "", ""};
   VolumeSpec agents{"controller-agents", "/etc/agents", "controller-agents", ""};

@@ -28,8 +28,13 @@ std::string app_label(const decision::Decision& decision, const policy::Policy& 
 
 WebhookService::WebhookService(policy::PolicyStore& policies, const policy::PromptCatalog& prompts,
                                const observability::JsonLog& log, observability::Metrics* metrics,
-                               kube::EventRecorder* events)
-    : policies_(policies), prompts_(prompts), log_(log), metrics_(metrics), events_(events) {}
+                               kube::EventRecorder* events, ClusterSource cluster)
+    : policies_(policies),
+      prompts_(prompts),
+      log_(log),
+      metrics_(metrics),
+      events_(events),
+      cluster_(std::move(cluster)) {}
 
 admission::Response WebhookService::handle(const admission::Request& request,
                                            decision::Phase phase) {
@@ -38,8 +43,9 @@ admission::Response WebhookService::handle(const admission::Request& request,
   const auto start = std::chrono::steady_clock::now();
   const Prepared current = prepared();
   const policy::Policy& policy = *current.policy;
+  const auto cluster = cluster_ ? cluster_() : nullptr;
   decision::Decision decision =
-      decision::decide(request, policy, prompts_, phase, current.plumbing.get());
+      decision::decide(request, policy, prompts_, phase, current.plumbing.get(), cluster.get());
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
   report(request, decision, phase, policy, latency);

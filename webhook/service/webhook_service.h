@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -17,9 +18,12 @@ namespace coderun::service {
 // transport calls handle(). metrics and events may be null (offline use, tests).
 class WebhookService {
  public:
+  // The cluster's state now, taken once per request (an immutable snapshot); empty: no cluster.
+  using ClusterSource = std::function<std::shared_ptr<const cluster::ClusterView>()>;
+
   WebhookService(policy::PolicyStore& policies, const policy::PromptCatalog& prompts,
                  const observability::JsonLog& log, observability::Metrics* metrics = nullptr,
-                 kube::EventRecorder* events = nullptr);
+                 kube::EventRecorder* events = nullptr, ClusterSource cluster = {});
 
   admission::Response handle(const admission::Request& request, decision::Phase phase);
 
@@ -42,6 +46,7 @@ class WebhookService {
   const observability::JsonLog& log_;
   observability::Metrics* metrics_;
   kube::EventRecorder* events_;
+  ClusterSource cluster_;
 };
 
 }  // namespace coderun::service

@@ -1,0 +1,89 @@
+"""The offline commands with --cluster-state FILE standing for the cluster (issue 14): the same
+checks as the server's clusterChecks, over a file of Namespaces, ConfigMaps and Secrets."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import BIN, PROMPTS_DIR, SOURCE_DIR
+
+STATE = """
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: team-a, annotations: {taskmaster.io/repo: acme/widgets, taskmaster.io/ref: develop}}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: controller-agents, namespace: team-a}
+  data: {rex_system-prompt.md: You are rex.}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: mcp-requirements, namespace: team-a}
+  data: {requirements.yaml: "tools: []"}
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: github-app-rex, namespace: team-a}
+  data: {privateKey: bm90LWEta2V5}
+"""
+
+MINIMAL = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+           "metadata": {"generateName": "coderun-", "namespace": "team-a"},
+           "spec": {"workflowTemplateRef": {"name": "coderun-template"},
+                    "arguments": {"parameters": [{"name": "github-app", "value": "rex"}]}}}
+
+
+class ClusterStateOffline(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir.name, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def mutate(self, state, checks=None, obj=MINIMAL):
+        args = [BIN, "mutate", "--json", "-f", self.write("wf.json", json.dumps(obj)),
+                "--prompts-dir", PROMPTS_DIR, "--cluster-state", self.write("state.yaml", state)]
+        if checks:
+            with open(os.path.join(SOURCE_DIR, "policy", "policy.yaml"), encoding="utf-8") as f:
+                policy = f.read() + "\nclusterChecks: %s\n" % checks
+            args += ["--policy", self.write("policy.yaml", policy)]
+        return subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+    def test_the_minimal_submit_takes_repo_and_ref_from_the_namespace(self):
+        result = self.mutate(STATE, "enforce")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        out = json.loads(result.stdout)
+        args = {p["name"]: p.get("value") for p in out["object"]["spec"]["arguments"]["parameters"]}
+        self.assertEqual((args["repoFullName"], args["ref"]), ("acme/widgets", "develop"))
+        self.assertEqual(out["decision"]["sources"]["repoFullName"], "namespace:taskmaster.io/repo")
+        self.assertEqual(out["decision"]["sources"]["ref"], "namespace:taskmaster.io/ref")
+        self.assertNotIn("warnings", out["decision"])
+
+    def test_enforce_denies_a_missing_secret_with_the_fix(self):
+        state = STATE[:STATE.index("- apiVersion: v1\n  kind: Secret")]
+        result = self.mutate(state, "enforce")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        decision = json.loads(result.stdout)["decision"]
+        self.assertEqual(decision["rule"], "token-secret")
+        self.assertIn("kubectl create secret generic github-app-rex -n team-a --from-literal=appId=... "
+                      "--from-file=privateKey=...", decision["message"])
+
+    def test_warn_is_the_default_with_a_state_file(self):
+        state = STATE.replace("rex_system-prompt.md", "other.md")
+        result = self.mutate(state)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        warnings = json.loads(result.stdout)["decision"]["warnings"]
+        self.assertIn("System prompt /etc/agents/rex_system-prompt.md is not in ConfigMap "
+                      "controller-agents of namespace team-a", warnings)
+
+    def test_a_state_file_of_other_kinds_is_refused(self):
+        result = self.mutate("[{kind: Pod, metadata: {name: p}}]")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--cluster-state", result.stderr)
+        self.assertIn("only Namespace, ConfigMap and Secret", result.stderr)
