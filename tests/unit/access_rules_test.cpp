@@ -337,3 +337,30 @@ TEST_CASE("userInfo is read from the review; the service account from its userna
   CHECK(coderun::admission::service_account_of("system:serviceaccount:ns:a:b").empty());
   CHECK(coderun::admission::service_account_of("system:serviceaccount::a").empty());
 }
+
+TEST_CASE("decision: an UPDATE of guarded fields meets the rules as the updater; others do not",
+          "[access][decision]") {
+  const auto policy = parse_policy(kTeamAPolicy);
+  const auto alice = user("alice", {"team-a"});
+  const json before = code_run("myorg/a-tools", false);
+  const json stored = before.patch(decide_as(before, alice, policy).response.patch_operations());
+  // Retargeted at another team's repository: decided as a create, and refused.
+  json retargeted = stored;
+  retargeted["spec"]["repo"] = "myorg/b";
+  auto update = create_request(retargeted);
+  update.operation = "UPDATE";
+  update.old_object = stored;
+  update.namespace_name = "team-a";
+  update.user_info = alice;
+  const auto denied = decide(update, policy, kPrompts, Phase::kMutate);
+  REQUIRE_FALSE(denied.response.allowed);
+  CHECK(denied.rule == "access");
+  // A label change by someone no rule names (the controller, `argo stop`) is not a new run.
+  json relabelled = stored;
+  relabelled["metadata"]["labels"]["note"] = "x";
+  update.object = relabelled;
+  update.user_info = user("system:serviceaccount:argo:argo-controller");
+  const auto untouched = decide(update, policy, kPrompts, Phase::kValidate);
+  CHECK(untouched.response.allowed);
+  CHECK(untouched.outcome == "ignored");
+}
