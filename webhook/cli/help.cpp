@@ -6,7 +6,8 @@ namespace coderun::cli {
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 allowed, 1 denied (review, mutate), 2 usage or input error.\n";
+    "Exit codes: 0 allowed, 1 denied (review, mutate) or a case failed (policy test), 2 usage or\n"
+    "input error.\n";
 
 std::string flag_words(const Flag& flag) {
   std::string words;
