@@ -103,6 +103,13 @@ TEST_CASE("globs: * stays within a name, ** crosses '/', ? is one character", "[
   CHECK(glob_match("myorg/exact", "myorg/exact", true));
   CHECK_FALSE(glob_match("myorg/exact", "myorg/exact2", true));
   CHECK_FALSE(glob_match("myorg/exact", "myorg/exac", true));
+  // `**` and `*` together: the `**` takes what the `*` may not.
+  CHECK(glob_match("**a*", "a/ba", false));
+  CHECK(glob_match("**/x*", "a/b/xy", false));
+  CHECK_FALSE(glob_match("**/x*", "a/b/x/y", false));
+  CHECK(glob_match("", "", false));
+  CHECK_FALSE(glob_match("", "a", false));
+  CHECK(glob_match("**", "", false));
   // Regular-expression characters are literal.
   CHECK_FALSE(glob_match("myorg/a.b", "myorg/axb", true));
   CHECK(glob_match("myorg/a.b", "myorg/a.b", true));

@@ -1,6 +1,7 @@
 #include "policy/access_rules.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace coderun::policy {
 namespace {
@@ -9,38 +10,30 @@ char folded(char c, bool ignore_case) {
   return ignore_case && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// Iterative glob with backtracking to the last star: linear in practice, no recursion to
-// overflow on hostile input (patterns come from the policy, text from users).
+// Which text prefixes each pattern prefix matches, one pattern element at a time: O(pattern x
+// text) with no backtracking to go wrong when `*` and `**` mix, and no recursion for hostile
+// input (patterns come from the policy, text from users; both are short).
 bool glob_from(std::string_view p, std::string_view t, bool ignore_case) {
-  size_t pi = 0, ti = 0;
-  size_t star_p = std::string_view::npos, star_t = 0;
-  bool star_crosses_slash = false;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star_crosses_slash = pi + 1 < p.size() && p[pi + 1] == '*';
-      pi += star_crosses_slash ? 2 : 1;
-      star_p = pi;
-      star_t = ti;
-      continue;
+  std::vector<char> matched(t.size() + 1, 0), next(t.size() + 1, 0);
+  matched[0] = 1;
+  for (size_t pi = 0; pi < p.size(); ++pi) {
+    const bool double_star = p[pi] == '*' && pi + 1 < p.size() && p[pi + 1] == '*';
+    if (p[pi] == '*') {
+      next[0] = matched[0];
+      for (size_t j = 1; j <= t.size(); ++j)
+        next[j] = matched[j] || (next[j - 1] && (double_star || t[j - 1] != '/'));
+      if (double_star) ++pi;
+    } else {
+      next[0] = 0;
+      for (size_t j = 1; j <= t.size(); ++j) {
+        const bool one = p[pi] == '?' ? t[j - 1] != '/'
+                                      : folded(p[pi], ignore_case) == folded(t[j - 1], ignore_case);
+        next[j] = matched[j - 1] && one;
+      }
     }
-    if (pi < p.size() && ((p[pi] == '?' && t[ti] != '/') ||
-                          folded(p[pi], ignore_case) == folded(t[ti], ignore_case))) {
-      ++pi;
-      ++ti;
-      continue;
-    }
-    // Let the last star take one more character, unless that character is a '/' a single star
-    // may not cross.
-    if (star_p != std::string_view::npos && (star_crosses_slash || t[star_t] != '/')) {
-      ++star_t;
-      ti = star_t;
-      pi = star_p;
-      continue;
-    }
-    return false;
+    matched.swap(next);
   }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+  return matched[t.size()] != 0;
 }
 
 std::string joined(const std::vector<std::string>& values) {
