@@ -87,3 +87,38 @@ class ClusterStateOffline(unittest.TestCase):
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn("--cluster-state", result.stderr)
         self.assertIn("only Namespace, ConfigMap and Secret", result.stderr)
+
+
+class ReadinessWaitsForTheFirstSync(unittest.TestCase):
+    """The server with a kube config whose API server does not answer: while clusterChecks is on,
+    /readyz says it waits for the first sync; with clusterChecks off (the default) it does not."""
+
+    def serve(self, checks):
+        import socket
+        from fake_api_server import write_kubeconfig
+        from harness import WebhookServer
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        kubeconfig = write_kubeconfig(tmp.name, "https://127.0.0.1:%d" % closed_port, "/dev/null", "t")
+        policy = None
+        if checks:
+            with open(os.path.join(SOURCE_DIR, "policy", "policy.yaml"), encoding="utf-8") as f:
+                text = f.read() + "\nclusterChecks: %s\n" % checks
+            policy = os.path.join(tmp.name, "policy.yaml")
+            with open(policy, "w", encoding="utf-8") as f:
+                f.write(text)
+        return WebhookServer(extra_args=["--kubeconfig", kubeconfig], policy=policy)
+
+    def test_not_ready_until_synced_while_checks_are_on(self):
+        with self.serve("enforce") as server:
+            status, body = server.get("/readyz")
+            self.assertEqual(status, 503, body)
+            self.assertIn("waiting for the cluster state's first sync", body)
+            self.assertEqual(server.get("/healthz")[0], 200)
+
+    def test_ready_at_once_with_checks_off(self):
+        with self.serve(None) as server:
+            self.assertEqual(server.get("/readyz")[0], 200)

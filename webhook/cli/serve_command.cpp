@@ -352,19 +352,6 @@ int serve_command(const std::vector<std::string>& flags) {
                          &sync_wait_logged] {
     server::Readiness readiness;
     if (shutting_down) return server::Readiness{false, "shutting down"};
-    // The first sync, bounded: past the bound the replica serves, its decisions warn.
-    if (cluster_watcher && !cluster_watcher->state().synced() &&
-        policies->current()->cluster_checks.value_or(policy::ClusterChecks::kOff) !=
-            policy::ClusterChecks::kOff) {
-      if (std::chrono::steady_clock::now() - started < kFirstSyncWait) {
-        return server::Readiness{false, "waiting for the cluster state's first sync"};
-      }
-      if (!sync_wait_logged.exchange(true)) {
-        log.warn("cluster state not synced within the first-sync wait: serving; decisions warn",
-                 {{"waited_s", kFirstSyncWait.count()}});
-      }
-      readiness.detail = "cluster state not synced: decisions warn and check files only";
-    }
     if (const auto error = policies->last_error()) {
       // Still ready: every replica reads the same ConfigMap, so failing readiness here would take
       // them all out at once and, with failurePolicy Fail, block every submission.
@@ -378,6 +365,20 @@ int serve_command(const std::vector<std::string>& flags) {
                           std::to_string(stats.dropped) +
                           ", throttled (one object over its budget): " +
                           std::to_string(stats.throttled);
+    }
+    // The first sync, bounded: past the bound the replica serves, its decisions warn.
+    if (cluster_watcher && !cluster_watcher->state().synced() &&
+        policies->current()->cluster_checks.value_or(policy::ClusterChecks::kOff) !=
+            policy::ClusterChecks::kOff) {
+      if (std::chrono::steady_clock::now() - started < kFirstSyncWait) {
+        return server::Readiness{false, "waiting for the cluster state's first sync"};
+      }
+      if (!sync_wait_logged.exchange(true)) {
+        log.warn("cluster state not synced within the first-sync wait: serving; decisions warn",
+                 {{"waited_s", kFirstSyncWait.count()}});
+      }
+      readiness.detail += (readiness.detail.empty() ? "" : "; ") +
+                          std::string("cluster state not synced: decisions warn, check files only");
     }
     return readiness;
   };
