@@ -122,3 +122,24 @@ class ReadinessWaitsForTheFirstSync(unittest.TestCase):
     def test_ready_at_once_with_checks_off(self):
         with self.serve(None) as server:
             self.assertEqual(server.get("/readyz")[0], 200)
+
+
+class RbacMatchesThePolicy(unittest.TestCase):
+    """The watches select ConfigMaps and Secrets by the names policy.yaml gives; RBAC grants exactly
+    those names (resourceNames), so the two must move together."""
+
+    def test_resource_names_are_the_shipped_policy_names(self):
+        import yaml
+        with open(os.path.join(SOURCE_DIR, "policy", "policy.yaml"), encoding="utf-8") as f:
+            policy = yaml.safe_load(f)
+        with open(os.path.join(SOURCE_DIR, "manifests", "base", "rbac.yaml"), encoding="utf-8") as f:
+            rules = [r for d in yaml.safe_load_all(f) if d and d["kind"] == "ClusterRole" for r in d["rules"]]
+        by_resource = {tuple(r["resources"]): r for r in rules}
+        volumes = policy["volumes"]
+        self.assertEqual(by_resource[("configmaps",)]["resourceNames"],
+                         [volumes["agents"]["configMap"], volumes["mcpRequirements"]["configMap"]])
+        pattern = policy["token"]["secretNamePattern"]
+        self.assertEqual(by_resource[("secrets",)]["resourceNames"],
+                         [pattern.replace("{app}", app) for app in policy["allowedApps"]])
+        for resource in (("configmaps",), ("secrets",), ("namespaces",)):
+            self.assertEqual(by_resource[resource]["verbs"], ["list", "watch"])
