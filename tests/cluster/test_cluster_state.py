@@ -122,7 +122,41 @@ def until(predicate, what, timeout=CHANGE_SECONDS):
 REPO_NS = {"taskmaster.io/repo": "acme/widgets", "taskmaster.io/ref": "develop"}
 
 
+def api_get(path, accept="application/json"):
+    """GET as the webhook's service account: (status, parsed body)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+    context = ssl.create_default_context(cafile=CLUSTER.api_ca)
+    request = urllib.request.Request(CLUSTER.api_url + path, headers={
+        "Authorization": "Bearer " + CLUSTER.webhook_token, "Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
 class ClusterStateTest(unittest.TestCase):
+    def test_0_rbac_by_name_and_secrets_as_metadata(self):
+        """What the README's RBAC section says of this API server: a list with a metadata.name field
+        selector is authorised by resourceNames, the same list without it is Forbidden, and the
+        Secrets come back as PartialObjectMetadata, without data."""
+        ns = namespace_with_everything()
+        self.assertEqual(api_get("/api/v1/secrets")[0], 403)
+        self.assertEqual(api_get("/api/v1/configmaps")[0], 403)
+        self.assertEqual(api_get("/api/v1/secrets?fieldSelector=metadata.name%3Dgithub-app-other")[0], 403)
+        status, body = api_get("/api/v1/configmaps?fieldSelector=metadata.name%3Dcontroller-agents")
+        self.assertEqual(status, 200, body)
+        status, body = api_get("/api/v1/secrets?fieldSelector=metadata.name%3Dgithub-app-rex",
+                               "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["kind"], "PartialObjectMetadataList")
+        mine = [i for i in body["items"] if i["metadata"]["namespace"] == ns]
+        self.assertEqual([i["metadata"]["name"] for i in mine], ["github-app-rex"])
+        self.assertEqual(set(mine[0]), {"kind", "apiVersion", "metadata"})
+        self.assertNotIn("bm90LWEta2V5", json.dumps(body))  # base64 of the privateKey created
+
     def test_1_minimal_submit_in_an_annotated_namespace(self):
         ns = namespace_with_everything(REPO_NS)
         result = None
