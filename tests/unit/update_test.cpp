@@ -286,3 +286,37 @@ TEST_CASE("an allowed update posts no Event; a refused one is reported on the st
   CHECK(events[0].regarding.name == "coderun-abc");
   CHECK(events[0].note == decision.response.message);
 }
+
+TEST_CASE("the event of a stored run cannot be replaced by an update; kept as is, it can") {
+  const json stored = stored_workflow();
+  json replaced = stored;
+  set_parameter(replaced, "event", read_event_fixture("push.branch").dump());
+  for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
+    const auto decision = update(stored, replaced, phase);
+    CHECK_FALSE(decision.response.allowed);
+    CHECK(decision.rule == "event-immutable");
+    CHECK(decision.response.message ==
+          "Error: the event of a Workflow cannot be changed once it is created: the values filled "
+          "from it would no longer match it; submit a new run for the new event");
+  }
+  json emptied = stored;
+  set_parameter(emptied, "event", "{}");
+  CHECK(update(stored, emptied).rule == "event-immutable");
+  // The same event with another guarded change goes on to the other checks.
+  json other_ref = stored;
+  set_parameter(other_ref, "ref", "release");
+  CHECK(update(stored, other_ref).response.allowed);
+
+  const json run = {{"apiVersion", "taskmaster.io/v1"},
+                    {"kind", "CodeRun"},
+                    {"metadata", {{"name", "run-1"}, {"namespace", "argo"}}},
+                    {"spec",
+                     {{"github", {{"appName", "rex"}}},
+                      {"taskRef", "task/x"},
+                      {"event", read_event_fixture("pull_request.opened")}}}};
+  const json stored_run =
+      applied(run, decide(create_request(run), kPolicy, kPrompts, Phase::kMutate));
+  json replaced_run = stored_run;
+  replaced_run["spec"]["event"] = read_event_fixture("push.branch");
+  CHECK(update(stored_run, replaced_run).rule == "event-immutable");
+}

@@ -38,6 +38,15 @@ bool unguarded_update(const admission::Request& request) {
          util::equal_as_kept(*request.old_object, *request.object, guarded_run_fields());
 }
 
+// The event a run was admitted for cannot be swapped on an update: the values filled from it are
+// stored as the run's own and cannot be told apart from the user's afterwards, so a new event
+// would sit beside values that describe the old one.
+bool event_replaced(const nlohmann::json& old_object, const RunInputs& inputs, RunKind kind) {
+  const RunInputs before =
+      kind == RunKind::kWorkflow ? workflow_inputs(old_object) : agent_run_inputs(old_object, kind);
+  return before.event_text != inputs.event_text || before.event_object != inputs.event_object;
+}
+
 Decision ignored(const admission::Request& request) {
   Decision decision;
   decision.response = admission::Response::allow(request.uid);
@@ -86,6 +95,17 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
 
   const RunInputs inputs =
       *kind == RunKind::kWorkflow ? workflow_inputs(object) : agent_run_inputs(object, *kind);
+  if (request.operation == "UPDATE" && request.old_object &&
+      event_replaced(*request.old_object, inputs, *kind)) {
+    decision.outcome = "denied";
+    decision.rule = "event-immutable";
+    decision.response = admission::Response::deny(
+        request.uid,
+        "Error: the event of a " + std::string(to_string(*kind)) +
+            " cannot be changed once it is created: the values filled from it would no longer "
+            "match it; submit a new run for the new event");
+    return decision;
+  }
   decision.resolution = resolve_run(inputs, policy, prompts,
                                     cluster_context(cluster, request.namespace_name, policy));
   RunResolution& resolution = decision.resolution;
