@@ -560,6 +560,20 @@ class T06Updates(ClusterTest):
                     stored = parameters(get("workflow", name))
                     self.assertEqual((stored["github-app"], stored["ref"]), ("rex", "changes"))
 
+    def test_replacing_the_event_is_refused(self):
+        """kubectl replace with an event about another repository: the values filled from the
+        first event would stay beside it, so the update is refused and the object unchanged."""
+        obj = self.stored()
+        name = obj["metadata"]["name"]
+        for p in obj["spec"]["arguments"]["parameters"]:
+            if p["name"] == "event":
+                p["value"] = event_text("push.branch")
+        result = kubectl("replace", "-f", "-", input=json.dumps(obj), check=False)
+        self.assertDenied(result, "Error: the event of a Workflow cannot be changed once it is created: the values "
+                                  "filled from it would no longer match it; submit a new run for the new event")
+        stored = get("workflow", name)
+        self.assertEqual(json.loads(parameters(stored)["event"])["repository"]["full_name"], "Codertocat/Hello-World")
+
     def test_status_and_label_updates_pass(self):
         obj = self.stored()
         name = obj["metadata"]["name"]
@@ -768,6 +782,7 @@ SHORT = [
     "T05PromptsAndTemplates.test_system_prompt_path_is_the_agent_pods_path",
     "T06Updates.test_patch_or_replace_to_a_foreign_app_or_unsafe_ref_is_refused",
     "T06Updates.test_apply_twice_keeps_the_filled_parameters",
+    "T06Updates.test_replacing_the_event_is_refused",
     "T08Availability.test_webhook_down_refuses_then_serves_again",
 ]
 
