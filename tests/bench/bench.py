@@ -177,7 +177,12 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     if args.smoke:
-        print("1 passed, 0 failed")
+        # A run that answered nothing is not a pass: every concurrency must have had correct answers.
+        empty = [key for key in ("c1", "c16") if r[key]["requests"] <= 0]
+        if empty:
+            print("0 passed, 1 failed: no successful requests at %s" % ", ".join(empty))
+            return 1
+        print("1 passed, 0 failed (%d and %d correct answers)" % (c1["requests"], c16["requests"]))
         return 0
     checks = {"cpu_us_per_admission": cpu, "p99_us_c16": c16["p99_us"], "rss_idle_mib": r["rss_idle_mib"],
               "rss_load_mib": r["rss_load_mib"], "startup_ms": r["startup_ms"]}

@@ -80,6 +80,18 @@ def decode_patch(response):
     return json.loads(base64.b64decode(response["patch"]))
 
 
+def wait_for(condition, timeout=30.0, interval=0.05):
+    """Polls `condition` until it is true or `timeout` seconds (generous: a loaded 2-core machine) pass;
+    returns its last value, for the caller to assert on. Never a fixed sleep before an assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    return condition()
+
+
 def die_with_parent():
     """preexec_fn: the server gets SIGKILL if the test process dies first (a ctest timeout kills
     the test with SIGKILL, which would otherwise leave the server running and the CPU busy)."""
