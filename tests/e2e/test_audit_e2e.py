@@ -14,7 +14,7 @@ import jsonpatch
 import jsonschema
 
 from fake_api_server import FakeApiServer, object_path, write_kubeconfig
-from harness import FIXTURES_DIR, WebhookServer, decode_patch, event_text, metrics_of, sample, workflow
+from harness import FIXTURES_DIR, WebhookServer, decode_patch, event_text, metrics_of, sample, wait_for, workflow
 
 EVENT_SCHEMA = os.path.join(FIXTURES_DIR, "k8s-json-schema", "v1.34.0-standalone", "event-events-v1.json")
 
@@ -95,11 +95,13 @@ class EventsEndToEnd(unittest.TestCase):
             server.admit(stored, endpoint="/validate", dry_run=True)
             # Then a real one: Events are posted in order, so a dryRun Event would come first.
             server.admit(workflow([("github-app", "real-denial")]))
-            requests = api.received(1)
-            time.sleep(0.5)
-            requests = api.received(1)
-            self.assertEqual(len(requests), 1)
+            # And a second real one as a barrier: once its Event has come, everything queued before it
+            # has too, so there is nothing left to wait for (no fixed sleep).
+            server.admit(workflow([("github-app", "barrier-denial")]))
+            requests = api.received(2)
+            self.assertEqual(len(requests), 2, [r.body for r in requests])
             self.assertIn("real-denial", requests[0].body["note"])
+            self.assertIn("barrier-denial", requests[1].body["note"])
 
     def test_a_slow_api_server_does_not_slow_admission(self):
         with FakeApiServer(self.tmp.name, delay=2.0) as api, WebhookWithApi(api.kubeconfig) as server:
@@ -145,9 +147,15 @@ class MetricsEndToEnd(unittest.TestCase):
             server.curl("POST", "/mutate", b"{")
             server.curl("GET", "/nowhere")
             api.received(2)  # the two denials: a POST, then a PATCH of its series
-            time.sleep(0.2)
-            m = metrics_of(server)
+            # The counters are updated after the answers (and the Events' after the API server's): poll
+            # until the last of them has counted everything, then assert every one exactly.
             total = "coderun_webhook_admission_requests_total"
+            m = wait_for(lambda: (lambda m: m if sample(m, "coderun_webhook_admission_duration_seconds_count",
+                                                        endpoint="mutate") >= 7
+                                  and sample(m, "coderun_webhook_kube_events_total", outcome="posted") >= 2
+                                  and sample(m, "coderun_webhook_bad_requests_total", endpoint="other", code="404") >= 1
+                                  and sample(m, "coderun_webhook_requests_in_flight") == 0 else None)(metrics_of(server)))
+            self.assertIsNotNone(m, metrics_of(server))
             self.assertEqual(sample(m, total, endpoint="mutate", kind="Workflow", app="rex", decision="mutated"), 3)
             self.assertEqual(sample(m, total, endpoint="mutate", kind="Workflow", app="invalid", decision="denied"), 2)
             self.assertEqual(sample(m, total, endpoint="mutate", kind="Workflow", app="qa", decision="mutated"), 1)
