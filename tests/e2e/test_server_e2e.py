@@ -111,7 +111,9 @@ class AdmissionOverTls(unittest.TestCase):
         wf = workflow([("github-app", "rex"), ("repoFullName", "acme/tools"), ("event", '{"repository": ')])
         response = self.mutate(wf)
         self.assertTrue(response["allowed"])
-        self.assertTrue(any("not valid JSON" in w for w in response["warnings"]))
+        # README: warning `event ignored, not valid JSON: ...`, in full (warnings are cut at 120 bytes).
+        self.assertIn("event ignored, not valid JSON: The JSON document has an improper structure: missing or "
+                      "superfluous commas, braces, mi...", response["warnings"])
         self.assertEqual(arguments(jsonpatch.apply_patch(wf, decode_patch(response)))["ref"], "main")
 
     def test_hostile_branch_name_is_denied_naming_the_field(self):
@@ -133,24 +135,29 @@ class AdmissionOverTls(unittest.TestCase):
         good = workflow([("github-app", "rex"), ("repoFullName", "a/b")])
         from harness import review
         cases = [
-            ("POST", "/mutate", b"{not json", "application/json", 400, "not valid JSON"),
-            ("POST", "/mutate", b"[]", "application/json", 400, "not an AdmissionReview"),
-            ("POST", "/mutate", json.dumps(review(good)).encode(), "text/plain", 415, "application/json"),
+            # README's errors table: HTTP 400 `invalid AdmissionReview: ...`, 415, 405, 404; each in full.
+            ("POST", "/mutate", b"{not json", "application/json", 400,
+             "invalid AdmissionReview: body is not valid JSON: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc."),
+            ("POST", "/mutate", b"[]", "application/json", 400, "invalid AdmissionReview: body is not an AdmissionReview object"),
+            ("POST", "/mutate", json.dumps(review(good)).encode(), "text/plain", 415, "Content-Type must be application/json"),
             ("POST", "/mutate", json.dumps(dict(review(good), apiVersion="admission.k8s.io/v1beta1")).encode(),
-             "application/json", 400, "admission.k8s.io/v1"),
+             "application/json", 400, "invalid AdmissionReview: apiVersion is 'admission.k8s.io/v1beta1', expected "
+                                      "admission.k8s.io/v1 (set admissionReviewVersions: [v1])"),
             ("POST", "/validate", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                               "request": {"kind": {}}}).encode(), "application/json", 400, "uid"),
+                                               "request": {"kind": {}}}).encode(), "application/json", 400,
+             "invalid AdmissionReview: request.uid is missing or empty"),
             ("POST", "/mutate", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
-             "application/json", 400, "request is missing"),
-            ("GET", "/mutate", None, None, 405, "POST"),
-            ("GET", "/nowhere", None, None, 404, "no such endpoint"),
-            ("POST", "/mutate", b"[" * 5000 + b"]" * 5000, "application/json", 400, "nested"),
+             "application/json", 400, "invalid AdmissionReview: request is missing or not an object"),
+            ("GET", "/mutate", None, None, 405, "method not allowed: use POST"),
+            ("GET", "/nowhere", None, None, 404, "no such endpoint: /nowhere"),
+            ("POST", "/mutate", b"[" * 5000 + b"]" * 5000, "application/json", 400,
+             "invalid AdmissionReview: body is not valid JSON: JSON nested more than 128 levels deep"),
         ]
         for method, path, body, content_type, status, text in cases:
             with self.subTest(path=path, status=status, text=text):
                 got, answer = self.server.curl(method, path, body, content_type=content_type)
                 self.assertEqual(got, status, answer)
-                self.assertIn(text, answer)
+                self.assertEqual(json.loads(answer), {"code": status, "error": text})
         # A body over the limit (3 MiB) is refused with 413 before it is parsed.
         got, answer = self.server.curl("POST", "/mutate", b" " * (4 << 20))
         self.assertEqual(got, 413, answer)
