@@ -275,10 +275,10 @@ class SlowAndIdleClients(unittest.TestCase):
 
 
 def response_within(sock, seconds):
-    """The status of a response that arrives within `seconds`, else None (still waiting)."""
+    """(status, headers, body) of a response that arrives within `seconds`, else None (still waiting)."""
     sock.settimeout(seconds)
     try:
-        return read_response(sock)[:2]
+        return read_response(sock)[:3]
     except socket.timeout:
         return None
     finally:
@@ -305,8 +305,11 @@ class BufferBudget(unittest.TestCase):
                         sock.sendall(b" " * (declared - 4096))
                         held.append(sock)
                         continue
-                    status, headers = answer
+                    status, headers, body = answer
                     self.assertEqual(status, 503)
+                    # README's errors table: `the server is buffering too many requests`, in full.
+                    self.assertEqual(json.loads(body), {"code": 503, "error": "the server is buffering too many "
+                                                                               "requests (--max-buffered-bytes)"})
                     self.assertEqual(headers["retry-after"], "1")
                     self.assertEqual(headers["connection"], "close")
                     self.assertLess(time.monotonic() - start, 0.5)
