@@ -16,7 +16,7 @@ import unittest
 import jsonschema
 import yaml
 
-from harness import FIXTURES_DIR, SOURCE_DIR, WebhookServer, make_certs, review, workflow
+from harness import FIXTURES_DIR, SOURCE_DIR, WebhookServer, make_certs, review, wait_for, workflow
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 K8S_SCHEMAS = os.path.join(FIXTURES_DIR, "k8s-json-schema", "v1.34.0-standalone")
@@ -299,18 +299,26 @@ class Rotation(unittest.TestCase):
             for t in threads:
                 t.start()
             try:
-                time.sleep(0.5)
+                # The clients are under way (polled, not slept) before the renewal.
+                self.assertTrue(wait_for(lambda: done[0] >= 10 or failures), (done, failures))
                 subprocess.run([os.path.join(SOURCE_DIR, "certs", "make-certs.sh"), "--out", server.certs,
                                 "--ip", "127.0.0.1", "--dns", "localhost", "--renew"], check=True, stdout=subprocess.DEVNULL)
+                renewed_at = time.monotonic()  # the new pair is on disk
                 expected = subprocess.run(["openssl", "x509", "-in", tls_crt, "-noout", "-serial"],
                                           capture_output=True, text=True, check=True).stdout.strip()
                 self.assertNotEqual(expected, before)
-                deadline = time.monotonic() + 10
-                after = before
-                while time.monotonic() < deadline and after != expected:
-                    time.sleep(0.2)
-                    after = served_serial(server.port, server.ca)
-                time.sleep(0.5)
+                served = wait_for(lambda: served_serial(server.port, server.ca) == expected, timeout=10)
+                reload_s = time.monotonic() - renewed_at
+                after = served_serial(server.port, server.ca)
+                self.assertEqual(after, expected, "the renewed certificate is served")
+                # README: the certificate and key are re-read within a second of the files changing;
+                # a second of margin for a loaded machine (the last handshake's time is included).
+                print("\nrenewed certificate served %.3f s after the files changed (README: within a second)"
+                      % reload_s)
+                self.assertLess(reload_s, 2.0)
+                # And the clients go on through the switch: more requests after it, none failed.
+                switched = done[0]
+                self.assertTrue(wait_for(lambda: done[0] >= switched + 20 or failures), (done, failures))
             finally:
                 stop.set()
                 for t in threads:
