@@ -320,3 +320,107 @@ TEST_CASE("the event of a stored run cannot be replaced by an update; kept as is
   replaced_run["spec"]["event"] = read_event_fixture("push.branch");
   CHECK(update(stored_run, replaced_run).rule == "event-immutable");
 }
+
+TEST_CASE("an update that swaps an integer for an equal-looking float is checked") {
+  using coderun::util::equal_as_kept;
+  const coderun::util::JsonKeep all;
+  CHECK(equal_as_kept(json(2), json(2u), all));
+  CHECK_FALSE(equal_as_kept(json::parse("9007199254740993"), json::parse("9007199254740992.0"), all));
+  CHECK_FALSE(equal_as_kept(json::parse(R"({"a":[1]})"), json::parse(R"({"a":[1.0]})"), all));
+  json stored = stored_workflow();
+  json changed = stored;
+  for (auto& parameter : changed["spec"]["arguments"]["parameters"]) {
+    if (parameter["name"] == "prNumber") parameter["value"] = 2.0;
+  }
+  CHECK(update(stored, changed).outcome != "ignored");
+}
+
+TEST_CASE("a CodeRun's embedded event is guarded whole, not only the fields the resolver reads") {
+  const json run = {{"apiVersion", "taskmaster.io/v1"},
+                    {"kind", "CodeRun"},
+                    {"metadata", {{"name", "run-1"}, {"namespace", "argo"}}},
+                    {"spec",
+                     {{"github", {{"appName", "rex"}}},
+                      {"taskRef", "task/x"},
+                      {"event", read_event_fixture("pull_request.opened")}}}};
+  const json stored = applied(run, decide(create_request(run), kPolicy, kPrompts, Phase::kMutate));
+  json changed = stored;
+  changed["spec"]["event"]["pull_request"]["title"] = "something else";
+  // Read as the server reads it: through the keep-list.
+  const json review = {{"apiVersion", "admission.k8s.io/v1"},
+                       {"kind", "AdmissionReview"},
+                       {"request",
+                        {{"uid", "u-2"},
+                         {"kind", {{"group", "taskmaster.io"}, {"version", "v1"}, {"kind", "CodeRun"}}},
+                         {"operation", "UPDATE"},
+                         {"namespace", "argo"},
+                         {"object", changed},
+                         {"oldObject", stored}}}};
+  coderun::admission::ReviewLimits limits;
+  limits.object_fields = &coderun::decision::run_object_fields();
+  const auto parsed = coderun::admission::parse_review(review.dump(), limits);
+  const auto decision =
+      decide(std::get<coderun::admission::Request>(parsed), kPolicy, kPrompts, Phase::kValidate);
+  CHECK(decision.rule == "event-immutable");
+}
+
+TEST_CASE("a run may read only its own app's token Secret, on create and on update") {
+  const std::string denial_start = "Error: the CodeRun reads Secret github-app-rex, the token of "
+                                   "another app than its github-app 'clippy'";
+  const json rex_run = {{"apiVersion", "taskmaster.io/v1"},
+                        {"kind", "CodeRun"},
+                        {"metadata", {{"name", "run-1"}, {"namespace", "argo"}}},
+                        {"spec",
+                         {{"repo", "octo/hello"},
+                          {"github", {{"appName", "rex"}}},
+                          {"taskRef", "task/x"}}}};
+  coderun::policy::Policy policy;
+  const FakePrompts prompts({"/etc/agents/rex_system-prompt.md",
+                             "/etc/agents/clippy_system-prompt.md"});
+  const json stored =
+      applied(rex_run, decide(create_request(rex_run), policy, prompts, Phase::kMutate));
+  // The update that only renames the app keeps rex's gh-token initContainer: refused.
+  json retargeted = stored;
+  retargeted["spec"]["github"]["appName"] = "clippy";
+  retargeted["spec"]["prompts"]["system"] = "/etc/agents/clippy_system-prompt.md";
+  auto request = update_request(stored, retargeted);
+  for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
+    const auto decision = decide(request, policy, prompts, phase);
+    CHECK(decision.rule == "token-secret");
+    CHECK_THAT(decision.response.message, Catch::StartsWith(denial_start));
+  }
+  // The same on create, and through each way a pod spec names a Secret.
+  const std::vector<json> references = {
+      json::parse(R"({"initContainers": [{"name": "x", "env": [{"name": "K", "valueFrom":
+                      {"secretKeyRef": {"name": "github-app-rex", "key": "privateKey"}}}]}]})"),
+      json::parse(R"({"initContainers": [{"name": "x", "envFrom": [{"secretRef": {"name": "github-app-rex"}}]}]})"),
+      json::parse(R"({"volumes": [{"name": "v", "secret": {"secretName": "github-app-rex"}}]})"),
+      json::parse(R"({"volumes": [{"name": "v", "projected": {"sources": [{"secret": {"name": "github-app-rex"}}]}}]})")};
+  for (const auto& reference : references) {
+    CAPTURE(reference.dump());
+    json run = rex_run;
+    run["spec"]["github"]["appName"] = "clippy";
+    run["spec"].update(reference);
+    CHECK(decide(create_request(run), policy, prompts, Phase::kMutate).rule == "token-secret");
+    // Its own app's Secret, or a Secret that is no token, is the run's business.
+    json own = run;
+    own["spec"]["github"]["appName"] = "rex";
+    CHECK(decide(create_request(own), policy, prompts, Phase::kMutate).rule != "token-secret");
+  }
+  // A Workflow: in spec.volumes and in its podSpecPatch (YAML or JSON).
+  json workflow = workflow_with(coderun::testing::params({{"github-app", "clippy"}, {"repoFullName", "a/b"}}));
+  json in_patch = workflow;
+  in_patch["spec"]["podSpecPatch"] =
+      "initContainers:\n- name: steal\n  env:\n  - name: K\n    valueFrom:\n      secretKeyRef:\n"
+      "        name: github-app-rex\n        key: privateKey\n";
+  const auto refused = decide(create_request(in_patch), policy, prompts, Phase::kMutate);
+  CHECK(refused.rule == "token-secret");
+  CHECK_THAT(refused.response.message,
+             Catch::StartsWith("Error: the Workflow reads Secret github-app-rex"));
+  json in_volumes = workflow;
+  in_volumes["spec"]["volumes"] = json::parse(R"([{"name": "v", "secret": {"secretName": "github-app-rex"}}])");
+  CHECK(decide(create_request(in_volumes), policy, prompts, Phase::kValidate).rule == "token-secret");
+  json unrelated = workflow;
+  unrelated["spec"]["volumes"] = json::parse(R"([{"name": "v", "secret": {"secretName": "db-password"}}])");
+  CHECK(decide(create_request(unrelated), policy, prompts, Phase::kMutate).response.allowed);
+}

@@ -9,6 +9,7 @@
 #include "cluster/cluster_state_file.h"
 #include "decision/decide.h"
 #include "decision/metadata_mutation.h"
+#include "decision/run_inputs.h"
 #include "github/event_parser.h"
 #include "github/event_resolver.h"
 #include "policy/prompt_catalog.h"
@@ -120,7 +121,10 @@ int review_command(const std::vector<std::string>& flags) {
   const Args args(*find_command("review"), flags);
   const std::string path = required_file(args);
   const json document = read_document(path);
-  const auto parsed = admission::parse_review(util::dump_json(document), admission::ReviewLimits{});
+  // Read as the server reads it (the same keep-list and budget), so the answer is the server's.
+  admission::ReviewLimits limits;
+  limits.object_fields = &decision::run_object_fields();
+  const auto parsed = admission::parse_review(util::dump_json(document), limits);
   if (const auto* error = std::get_if<admission::ReviewError>(&parsed)) {
     throw UsageError(path + " is not a usable AdmissionReview: " + error->message);
   }

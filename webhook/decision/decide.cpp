@@ -4,6 +4,7 @@
 #include "decision/json_patch_builder.h"
 #include "decision/metadata_mutation.h"
 #include "decision/run_inputs.h"
+#include "decision/token_secrets.h"
 #include "decision/workflow_mutation.h"
 #include "schemas/embedded_schemas.h"
 #include "util/json_text.h"
@@ -111,6 +112,17 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
   RunResolution& resolution = decision.resolution;
   // After the repository is known and safe, before anything is built: a run the access rules
   // refuse gets no patch (and so no token initContainer).
+  if (!resolution.denial) {
+    if (const auto secret = foreign_token_secret(object, *kind, policy.token, resolution.app)) {
+      resolution.denial = Denial{
+          "Error: the " + std::string(to_string(*kind)) + " reads Secret " + *secret +
+              ", the token of another app than its github-app '" + resolution.app +
+              "': a run may mint only its own app's token (remove that reference; the webhook "
+              "adds the " + policy.token.container_name + " initContainer for '" + resolution.app +
+              "')",
+          "token-secret"};
+    }
+  }
   decision.access = check_run_access(request, policy, *kind, object, resolution);
   if (decision.access && decision.access->result == "denied") {
     resolution.denial = Denial{decision.access->message, "access"};

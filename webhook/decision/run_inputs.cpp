@@ -137,7 +137,9 @@ const Keep& run_spec_fields() {
                           {"github", &kAll},
                           {"workspace", &kAll},
                           {"taskRef", &kAll},
-                          {"event", &github::event_fields()},
+                          // Whole: on UPDATE the event is compared as stored (the CRD keeps
+                          // all of it), not only the fields the resolver reads.
+                          {"event", &kAll},
                           {"initContainers", &kAll},
                           {"volumeMounts", &kAll},
                           {"docs", &kAll}}};

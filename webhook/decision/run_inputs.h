@@ -43,7 +43,6 @@ bool workflow_is_served(const nlohmann::json& workflow, const std::vector<std::s
 
 // Everything the decision reads of a Workflow, CodeRun or DocsRun (request.object), for the
 // review decoder: the rest of the object (a Workflow's templates, status...) is never built.
-// An embedded GitHub event object keeps only the event fields the resolver reads.
 const util::JsonKeep& run_object_fields();
 
 // What an UPDATE must not change unchecked: every part of the spec the decision reads or the

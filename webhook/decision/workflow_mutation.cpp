@@ -5,6 +5,7 @@
 #include <string>
 
 #include "decision/pod_plumbing.h"
+#include "decision/pod_spec_patch_reader.h"
 #include "util/json_text.h"
 #include "util/yaml_json.h"
 
@@ -53,46 +54,6 @@ void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& work
 
 namespace {
 
-// Past this, a podSpecPatch is not a pod patch anyone writes by hand; refusing it bounds what
-// reading it costs.
-constexpr size_t kMaxPodSpecPatchBytes = 256 * 1024;
-constexpr size_t kMaxPodSpecPatchValues = 20'000;
-
-struct ReadPatch {
-  std::optional<nlohmann::json> value;
-  std::string problem;  // why it cannot be merged into without changing what Argo reads
-};
-
-// Reads the podSpecPatch as Argo does (util.ApplyPodSpecPatch): JSON when its first non-space
-// character is '{', otherwise YAML converted by sigs.k8s.io/yaml. Whatever cannot be converted
-// exactly is refused, never approximated: the JSON written back must mean what the user wrote.
-ReadPatch read_pod_spec_patch(std::string_view text) {
-  if (text.size() > kMaxPodSpecPatchBytes) {
-    return {std::nullopt, "is " + std::to_string(text.size()) +
-                              " bytes; the webhook merges into podSpecPatches of at most " +
-                              std::to_string(kMaxPodSpecPatchBytes / 1024) + " KiB"};
-  }
-  const size_t first = text.find_first_not_of(" \t\r\n\v\f");
-  const bool argo_expressions = text.find("{{") != std::string_view::npos;
-  if (first != std::string_view::npos && text[first] == '{') {
-    auto parsed = util::parse_untrusted_json(text, 64, nullptr, kMaxPodSpecPatchValues);
-    if (parsed.value) return {std::move(parsed.value), {}};
-    return {
-        std::nullopt,
-        "starts with '{', so Argo reads it as JSON, and it is not valid JSON (" + parsed.error +
-            (argo_expressions ? "; an Argo expression {{...}} must sit inside a JSON string" : "") +
-            ")"};
-  }
-  util::YamlLimits limits;
-  limits.max_nodes = kMaxPodSpecPatchValues;
-  limits.argo_expressions_double_quoted = true;
-  auto parsed = util::parse_yaml(text, limits);
-  if (parsed.value) return {std::move(parsed.value), {}};
-  return {std::nullopt,
-          "holds " + parsed.error +
-              (argo_expressions ? " (an Argo expression {{...}} must be in double quotes)" : "")};
-}
-
 // Adds the initContainer and the main container's mounts; returns whether anything was added.
 bool merge_pod_plumbing(nlohmann::json& pod_patch, const RunResolution& resolution,
                         const PodPlumbing& plumbing) {
@@ -123,7 +84,7 @@ void add_workflow_pod_plumbing(JsonPatchBuilder& patch, const nlohmann::json& wo
                       (existing->is_string() && existing->get_ref<const std::string&>().empty());
   std::optional<nlohmann::json> pod_patch;
   if (!absent) {
-    ReadPatch read;
+    PodSpecPatchRead read;
     if (existing->is_string()) {
       read = read_pod_spec_patch(existing->get_ref<const std::string&>());
       if (read.value && !read.value->is_object()) read = {std::nullopt, "is not a mapping"};

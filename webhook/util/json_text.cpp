@@ -327,13 +327,40 @@ JsonParseResult parse_on_demand(std::string_view text, size_t max_depth, const J
 
 }  // namespace detail
 
+namespace {
+
+// Equal values of equal types, all the way down: nlohmann's == finds 9007199254740993 equal to
+// 9007199254740992.0, which the decision reads differently (an integer, a number it ignores).
+bool same_value(const json& a, const json& b) {
+  // Signed and unsigned integers are one kind to every reader; floats are another.
+  if (a.is_number_integer() && b.is_number_integer()) return a == b;
+  if (a.type() != b.type()) return false;
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!same_value(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(), other = b.begin(); it != a.end(); ++it, ++other) {
+      if (it.key() != other.key() || !same_value(*it, *other)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+}  // namespace
+
 bool equal_as_kept(const json& a, const json& b, const JsonKeep& keep) {
   switch (keep.mode) {
     case JsonKeep::Mode::kAll:
-      return a == b;
+      return same_value(a, b);
     case JsonKeep::Mode::kPresence:
       if (a.is_structured() || b.is_structured()) return a.type() == b.type();
-      return a == b;
+      return same_value(a, b);
     case JsonKeep::Mode::kMembers:
       break;
   }
@@ -345,7 +372,7 @@ bool equal_as_kept(const json& a, const json& b, const JsonKeep& keep) {
     }
     return true;
   }
-  if (!a.is_object() || !b.is_object()) return a == b;
+  if (!a.is_object() || !b.is_object()) return same_value(a, b);
   // A member read in one and absent in the other differs; unread members never do.
   const auto read_equal = [&](const json& from, const json& other) {
     for (const auto& [key, value] : from.items()) {
