@@ -141,6 +141,59 @@ TEST_CASE("cluster checks: warn admits and says what is missing") {
   }
 }
 
+bool has_exact_warning(const Decision& decision, const std::string& text) {
+  for (const auto& warning : decision.response.warnings) {
+    if (warning == text) return true;
+  }
+  return false;
+}
+
+// README's errors table, each cluster message in full (issue 17: a changed text must fail a test).
+TEST_CASE("cluster checks: every documented message, in full") {
+  const FakeView no_secret(R"([{kind: ConfigMap, metadata: {name: controller-agents, namespace: argo},
+                                data: {default_system-prompt.md: x}}])");
+  CHECK(run(rex_workflow(), &no_secret, ClusterChecks::kEnforce).response.message ==
+        "Error: Secret github-app-rex not found in namespace argo: the gh-token initContainer reads "
+        "the GitHub App's credentials from it. Create it with: kubectl create secret generic "
+        "github-app-rex -n argo --from-literal=appId=... --from-file=privateKey=...");
+
+  const FakeView empty_namespace("[]");
+  const auto warned = run(rex_workflow(), &empty_namespace, ClusterChecks::kWarn);
+  REQUIRE(warned.response.allowed);
+  CHECK(has_exact_warning(warned, "System prompt /etc/agents/rex_system-prompt.md is not in ConfigMap "
+                                  "controller-agents of namespace argo"));
+  CHECK(has_exact_warning(warned, "Secret github-app-rex not found in namespace argo: the token cannot "
+                                  "be minted"));
+  CHECK(has_exact_warning(warned, "ConfigMap mcp-requirements not found in namespace argo: the agent pod "
+                                  "cannot mount it"));
+
+  const FakeView no_key(R"([
+    {kind: ConfigMap, metadata: {name: controller-agents, namespace: argo}, data: {rex_system-prompt.md: x}},
+    {kind: ConfigMap, metadata: {name: mcp-requirements, namespace: argo}, data: {other.yaml: x}},
+    {kind: Secret, metadata: {name: github-app-rex, namespace: argo}}])");
+  CHECK(has_exact_warning(run(rex_workflow(), &no_key, ClusterChecks::kEnforce),
+                          "ConfigMap mcp-requirements in namespace argo has no requirements.yaml: the "
+                          "agent pod cannot mount it"));
+
+  FakeView stale(kReadyNamespace);
+  stale.stale_for_ = std::chrono::seconds(42);
+  CHECK(has_exact_warning(run(rex_workflow(), &stale, ClusterChecks::kEnforce, kNoFilePrompts),
+                          "cluster state is 42 s old (the API server's watch is broken): checked "
+                          "against the last known state"));
+
+  FakeView unsynced("[]");
+  unsynced.synced_ = false;
+  CHECK(has_exact_warning(run(rex_workflow(), &unsynced, ClusterChecks::kEnforce),
+                          "cluster state not synced yet: prompt checked against the webhook's files, "
+                          "token Secret not checked"));
+
+  FakeView secrets_unknown(R"([{kind: ConfigMap, metadata: {name: controller-agents, namespace: argo},
+                               data: {rex_system-prompt.md: x}}])");
+  secrets_unknown.secrets_known_ = false;
+  CHECK(has_exact_warning(run(rex_workflow(), &secrets_unknown, ClusterChecks::kEnforce),
+                          "the token Secret was not checked: the webhook may not list Secrets"));
+}
+
 TEST_CASE("cluster checks: off, unset, or no cluster, is the file-based decision of before") {
   const FakeView view("[]");
   const json minimal = workflow_with(params({{"github-app", "rex"}}));

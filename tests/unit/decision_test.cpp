@@ -297,7 +297,7 @@ TEST_CASE("the validating pass checks the same rules and never patches") {
   CHECK_FALSE(denied.response.allowed);
 }
 
-TEST_CASE("a request without an object, or with a spec that is not an object, is a clear 400") {
+TEST_CASE("a request without an object is a clear 400; a Workflow whose spec is not an object is not served") {
   auto request = create_request(workflow_with(params({{"github-app", "rex"}})));
   request.object.reset();
   auto decision = decide(request, kPolicy, kAllPrompts, Phase::kMutate);
@@ -310,7 +310,9 @@ TEST_CASE("a request without an object, or with a spec that is not an object, is
                  {"spec", "oops"},
                  {"metadata", {{"name", "x"}}}};
   // Not served (no template, no github-app argument it can read): allowed untouched.
-  CHECK(mutate(broken).response.allowed);
+  const auto untouched = mutate(broken);
+  CHECK(untouched.response.allowed);
+  CHECK(untouched.response.patch.empty());
 }
 
 TEST_CASE("parameter values of other JSON types") {

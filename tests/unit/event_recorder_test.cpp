@@ -138,6 +138,13 @@ TEST_CASE("an Event is posted as events.k8s.io/v1 to the object's namespace") {
   CHECK(call.body["eventTime"].get<std::string>().size() == 27);  // 2026-11-25T20:00:00.000000Z
 }
 
+TEST_CASE("aggregation window: README's 6 minutes by default") {
+  // Repeats within it join the first Event's series (next test). A repeat after it being a new
+  // Event is not tested here: the window is whole minutes (std::chrono::minutes), so the test
+  // would wait one; that needs a finer window type or an injected clock in EventRecorder.
+  CHECK(EventRecorder::Options{}.series_window == std::chrono::minutes(6));
+}
+
 TEST_CASE("isomorphic Events are aggregated into the first one's series") {
   FakeApi api;
   {
