@@ -424,3 +424,50 @@ TEST_CASE("a run may read only its own app's token Secret, on create and on upda
   unrelated["spec"]["volumes"] = json::parse(R"([{"name": "v", "secret": {"secretName": "db-password"}}])");
   CHECK(decide(create_request(unrelated), policy, prompts, Phase::kMutate).response.allowed);
 }
+
+TEST_CASE("a run admitted within the value budget stays updatable, however large both objects are") {
+  // 30,000 values in one parameter: admitted on create; object and oldObject together are twice
+  // that, over the 50,000 budget, and `argo stop` must still pass (it was a 413 denial).
+  json stored = stored_workflow();
+  json enumerated = json::array();
+  for (int i = 0; i < 30'000; ++i) enumerated.push_back("v" + std::to_string(i));
+  stored["spec"]["arguments"]["parameters"].push_back({{"name", "choice"}, {"value", "v1"}, {"enum", enumerated}});
+  json stopped = stored;
+  stopped["spec"]["shutdown"] = "Stop";
+  const auto review_of = [](const json& object, const json& old_object) {
+    return json{{"apiVersion", "admission.k8s.io/v1"},
+                {"kind", "AdmissionReview"},
+                {"request",
+                 {{"uid", "u-3"},
+                  {"kind", {{"group", "argoproj.io"}, {"version", "v1alpha1"}, {"kind", "Workflow"}}},
+                  {"operation", "UPDATE"},
+                  {"namespace", "argo"},
+                  {"object", object},
+                  {"oldObject", old_object}}}}
+        .dump();
+  };
+  coderun::admission::ReviewLimits limits;
+  limits.object_fields = &coderun::decision::run_object_fields();
+  const auto parsed = coderun::admission::parse_review(review_of(stopped, stored), limits);
+  const auto& request = std::get<coderun::admission::Request>(parsed);
+  REQUIRE(request.object);
+  REQUIRE(request.old_object);
+  CHECK(request.object_problem.empty());
+  const auto decision = decide(request, kPolicy, kPrompts, Phase::kValidate);
+  CHECK(decision.response.allowed);
+  CHECK(decision.outcome == "ignored");
+  // A guarded change on the same objects is still decided in full.
+  json hostile = stored;
+  set_parameter(hostile, "github-app", "hacker");
+  const auto checked = coderun::admission::parse_review(review_of(hostile, stored), limits);
+  CHECK(decide(std::get<coderun::admission::Request>(checked), kPolicy, kPrompts, Phase::kMutate).rule ==
+        "github-app");
+  // An oldObject over the budget on its own is a clear denial naming it, not a failed call.
+  json huge = stored;
+  for (int i = 0; i < 30'000; ++i) huge["spec"]["arguments"]["parameters"].back()["enum"].push_back("w" + std::to_string(i));
+  const auto too_large = coderun::admission::parse_review(review_of(stopped, huge), limits);
+  const auto& big = std::get<coderun::admission::Request>(too_large);
+  CHECK_THAT(big.object_problem, Catch::StartsWith("request.oldObject is too large to decide on"));
+  const auto refused = decide(big, kPolicy, kPrompts, Phase::kValidate);
+  CHECK(refused.response.code == 413);
+}

@@ -1,5 +1,6 @@
 #include "admission/review.h"
 
+#include <array>
 #include <set>
 
 #include "util/base64.h"
@@ -36,47 +37,71 @@ std::string reason_for(int code) {
 const util::JsonKeep kSkipped{util::JsonKeep::Mode::kMembers, {}, nullptr, false};
 
 // What is built of a review: the request's fields this decoder returns, and `object` and
-// `oldObject` as the caller reads them; the rest is checked, never built. Made once per thread and object
-// keep (the server has one).
-const util::JsonKeep& review_fields(const util::JsonKeep* object) {
+// `oldObject` as given (null: all of it); the rest is checked, never built. Made once per thread
+// and combination (a server uses three).
+const util::JsonKeep& review_fields(const util::JsonKeep* object, const util::JsonKeep* old) {
   using Keep = util::JsonKeep;
   static const Keep all;
   struct Fields {
     const Keep* object = nullptr;
+    const Keep* old = nullptr;
     Keep request;
     Keep review;
   };
-  thread_local Fields fields;
-  if (fields.review.members.empty() || fields.object != object) {
-    fields.object = object;
-    fields.request = Keep{Keep::Mode::kMembers,
-                          {{"uid", &all},
-                           {"kind", &all},
-                           {"operation", &all},
-                           {"namespace", &all},
-                           {"name", &all},
-                           {"dryRun", &all},
-                           {"userInfo", &all},
-                           {"object", object != nullptr ? object : &all},
-                           {"oldObject", object != nullptr ? object : &all}}};
-    fields.review = Keep{Keep::Mode::kMembers,
-                         {{"apiVersion", &all}, {"kind", &all}, {"request", &fields.request}}};
+  thread_local std::array<Fields, 4> cache;
+  thread_local size_t next = 0;
+  for (const Fields& fields : cache) {
+    if (!fields.review.members.empty() && fields.object == object && fields.old == old)
+      return fields.review;
   }
+  Fields& fields = cache[next++ % cache.size()];
+  fields.object = object;
+  fields.old = old;
+  fields.request = Keep{Keep::Mode::kMembers,
+                        {{"uid", &all},
+                         {"kind", &all},
+                         {"operation", &all},
+                         {"namespace", &all},
+                         {"name", &all},
+                         {"dryRun", &all},
+                         {"userInfo", &all},
+                         {"object", object != nullptr ? object : &all},
+                         {"oldObject", old != nullptr ? old : &all}}};
+  fields.review = Keep{Keep::Mode::kMembers,
+                       {{"apiVersion", &all}, {"kind", &all}, {"request", &fields.request}}};
   return fields.review;
+}
+
+// request.oldObject of an UPDATE, read on its own with a budget of its own: an object admitted
+// within the budget stays updatable (argo stop) however large object and oldObject are together.
+std::optional<json> read_old_object(std::string_view body, const ReviewLimits& limits,
+                                    std::string& problem) {
+  auto parsed = util::parse_untrusted_json(
+      body, limits.max_depth, &review_fields(&kSkipped, limits.object_fields), limits.max_values);
+  if (!parsed.value) {
+    problem = "request.oldObject is too large to decide on: " + parsed.error;
+    return std::nullopt;
+  }
+  const auto request = parsed.value->find("request");
+  if (request == parsed.value->end() || !request->is_object()) return std::nullopt;
+  const auto old = request->find("oldObject");
+  if (old == request->end() || !old->is_object()) return std::nullopt;
+  return std::move(*old);
 }
 
 }  // namespace
 
 std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
-  auto parsed = util::parse_untrusted_json(body, limits.max_depth,
-                                           &review_fields(limits.object_fields), limits.max_values);
+  // oldObject is read apart (read_old_object): each of the two objects has the whole budget.
+  auto parsed = util::parse_untrusted_json(
+      body, limits.max_depth, &review_fields(limits.object_fields, &kSkipped), limits.max_values);
   std::string object_problem;
   if (!parsed.value && parsed.too_many_values) {
     // Valid, but too much to build: read the review again without its object, so that the answer
     // is a denial the user sees rather than a failed webhook call.
     object_problem = "request.object is too large to decide on: " + parsed.error;
-    parsed = util::parse_untrusted_json(body, limits.max_depth, &review_fields(&kSkipped),
-                                        limits.max_values);
+    parsed = util::parse_untrusted_json(body, limits.max_depth,
+                                        &review_fields(&kSkipped, &kSkipped), limits.max_values);
   }
   if (!parsed.value) {
     return ReviewError{
@@ -127,8 +152,10 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
     request.object_problem = std::move(object_problem);
   } else if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
     request.object = std::move(*object);
-    if (const auto old = in.find("oldObject"); old != in.end() && old->is_object())
-      request.old_object = std::move(*old);
+    if (request.operation == "UPDATE") {
+      request.old_object = read_old_object(body, limits, request.object_problem);
+      if (!request.object_problem.empty()) request.object.reset();
+    }
   }
   return request;
 }

@@ -42,8 +42,10 @@ struct ReviewError {
 
 struct ReviewLimits {
   size_t max_depth = 128;
-  // Values built from the review, all parts together: a real run's kept fields are a few hundred
-  // (the event stays one string); 50,000 bound one review's tree to ~6 MB.
+  // Values built from the review: request.object and the rest together, and request.oldObject
+  // of an UPDATE again on its own (an object admitted within the budget stays updatable). A real
+  // run's kept fields are a few hundred (the event stays one string); 50,000 bound one tree to
+  // ~6 MB.
   size_t max_values = 50'000;
   // What of request.object and request.oldObject the caller reads (null: all of it). The rest
   // of the review is checked as JSON but never built: a 3 MiB review of empty arrays cost
