@@ -92,9 +92,17 @@ std::optional<json> read_old_object(std::string_view body, const ReviewLimits& l
 }  // namespace
 
 std::variant<Request, ReviewError> parse_review(std::string_view body, const ReviewLimits& limits) {
-  // oldObject is read apart (read_old_object): each of the two objects has the whole budget.
+  // One pass reads both objects. Past the budget, oldObject is read apart (read_old_object), so
+  // that each object has the whole budget: only reviews that large pay for a second pass.
   auto parsed = util::parse_untrusted_json(
-      body, limits.max_depth, &review_fields(limits.object_fields, &kSkipped), limits.max_values);
+      body, limits.max_depth, &review_fields(limits.object_fields, limits.object_fields),
+      limits.max_values);
+  bool old_object_apart = false;
+  if (!parsed.value && parsed.too_many_values) {
+    old_object_apart = true;
+    parsed = util::parse_untrusted_json(
+        body, limits.max_depth, &review_fields(limits.object_fields, &kSkipped), limits.max_values);
+  }
   std::string object_problem;
   if (!parsed.value && parsed.too_many_values) {
     // Valid, but too much to build: read the review again without its object, so that the answer
@@ -152,9 +160,12 @@ std::variant<Request, ReviewError> parse_review(std::string_view body, const Rev
     request.object_problem = std::move(object_problem);
   } else if (const auto object = in.find("object"); object != in.end() && object->is_object()) {
     request.object = std::move(*object);
-    if (request.operation == "UPDATE") {
+    if (request.operation == "UPDATE" && old_object_apart) {
       request.old_object = read_old_object(body, limits, request.object_problem);
       if (!request.object_problem.empty()) request.object.reset();
+    } else if (request.operation == "UPDATE") {
+      if (const auto old = in.find("oldObject"); old != in.end() && old->is_object())
+        request.old_object = std::move(*old);
     }
   }
   return request;
