@@ -11,7 +11,7 @@ VALIJSON_DIR := $(BUILD)/_deps/valijson
 
 .PHONY: all deps build run test e2e unit clean certs sanitize fuzz soak memtest bench ci
 .PHONY: image image-deps image-test promtool monitoring-check
-.PHONY: e2e-cluster
+.PHONY: e2e-cluster mutation
 
 all: build
 
@@ -57,6 +57,15 @@ e2e: build
 e2e-cluster: build
 	CODERUN_BIN=$(BUILD)/coderun-webhook CODERUN_SOURCE_DIR=$(CURDIR) CODERUN_CLUSTER_CACHE=$(CURDIR)/$(BUILD) \
 	  timeout 900 /usr/bin/python3 tests/cluster/test_cluster.py -v
+
+# Mutation testing (tests/mutation): each mutation of tests/mutation/mutations.txt applied alone to
+# a scratch copy of the tracked files in /tmp/coderun-mutation (never to this tree), rebuilt
+# incrementally there, the unit tests then, for a mutant they miss, the fast e2e suites; prints
+# each verdict and the score. MUTATION_ARGS: --only 3,17, --list, --max-minutes 30, --no-e2e,
+# --rev HEAD. Not part of `make test`.
+MUTATION_ARGS ?=
+mutation: deps
+	/usr/bin/python3 tests/mutation/mutate.py --repo-build $(BUILD) --jobs $(JOBS) $(MUTATION_ARGS)
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
 sanitize: deps
