@@ -251,8 +251,10 @@ class Result:
 
 
 class Cluster:
-    def __init__(self, cache_dir=None, keep=False):
+    def __init__(self, cache_dir=None, keep=False, policy=None):
         self.cache_dir = cache_dir or os.environ.get("CODERUN_CLUSTER_CACHE") or os.path.dirname(BIN)
+        # The webhook's --policy: the shipped policy unless a suite gives its own (hot reloaded).
+        self.policy = policy or os.path.join(SOURCE_DIR, "policy", "policy.yaml")
         self.keep = keep or bool(os.environ.get("CODERUN_CLUSTER_KEEP"))
         self.processes = {}
         self.timings = {}
@@ -408,7 +410,7 @@ class Cluster:
         self.processes["webhook"] = Process("webhook", [
             BIN, "serve", "--addr", "127.0.0.1", "--port", str(port or 0), "--port-file", port_file,
             "--cert", os.path.join(self.certs, "tls.crt"), "--key", os.path.join(self.certs, "tls.key"),
-            "--policy", os.path.join(SOURCE_DIR, "policy", "policy.yaml"),
+            "--policy", self.policy,
             "--prompts-dir", os.path.join(SOURCE_DIR, "policy", "prompts"),
             "--metrics-addr", "127.0.0.1", "--metrics-port", "0", "--metrics-port-file", metrics_port_file,
             "--kubeconfig", self.webhook_kubeconfig,

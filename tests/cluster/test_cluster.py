@@ -37,14 +37,35 @@ MUTATE_NAMES = {"workflows.mutate.coderun-webhook.taskmaster.io", "runs.mutate.c
 VALIDATE_NAMES = {"workflows.validate.coderun-webhook.taskmaster.io", "runs.validate.coderun-webhook.taskmaster.io"}
 
 
+# The shipped policy with workflowPlumbing: podSpecPatch: this suite checks the Workflow-level
+# plumbing (volumes, the gh-token initContainer in podSpecPatch, the user's podSpecPatch merged or
+# refused); T01Events.test_workflow_plumbing_none_by_policy switches to the default, none.
+POLICY = None
+SOURCE_POLICY = os.path.join(SOURCE_DIR, "policy", "policy.yaml")
+
+
+def write_policy(workflow_plumbing):
+    with open(SOURCE_POLICY, encoding="utf-8") as f:
+        text = f.read()
+    assert "\nworkflowPlumbing: none\n" in text, "the shipped policy sets workflowPlumbing: none"
+    text = text.replace("\nworkflowPlumbing: none\n", "\nworkflowPlumbing: %s\n" % workflow_plumbing)
+    with open(POLICY + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(POLICY + ".tmp", POLICY)
+
+
 def setUpModule():
-    global CLUSTER
-    CLUSTER = cluster.Cluster().start()
+    global CLUSTER, POLICY
+    POLICY = os.path.join(os.environ.get("TMPDIR", "/tmp"), "coderun-cluster-policy-%d.yaml" % os.getpid())
+    write_policy("podSpecPatch")
+    CLUSTER = cluster.Cluster(policy=POLICY).start()
 
 
 def tearDownModule():
     if CLUSTER:
         CLUSTER.stop()
+    if POLICY and os.path.exists(POLICY):
+        os.unlink(POLICY)
 
 
 # ----- helpers -----
@@ -228,6 +249,50 @@ class T01Events(ClusterTest):
                 self.assertEqual(patch["initContainers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"],
                                  "github-app-" + app)
                 self.assertTrue(params["systemPromptPath"].endswith("/%s_system-prompt.md" % app))
+
+    def test_workflow_plumbing_none_by_policy(self):
+        """(issue 15) workflowPlumbing is a policy choice, hot reloaded: under none (the default) a
+        Workflow gets its parameters, labels and sources only, no spec.volumes, no podSpecPatch (Argo's
+        templateReferencing Strict/Secure refuses both), and a podSpecPatch the user wrote is stored as
+        written, even one podSpecPatch mode refuses; a CodeRun still gets its gh-token initContainer.
+        Under podSpecPatch the log warns, at start and at the reload back."""
+        def warnings():
+            return [line for line in CLUSTER.webhook_log_lines()
+                    if line.get("msg", "").startswith("workflowPlumbing is podSpecPatch")]
+
+        def reloaded_to(mode):
+            return [line for line in CLUSTER.webhook_log_lines()
+                    if line.get("msg") == "policy reloaded" and line.get("workflow_plumbing") == mode]
+
+        at_start = len(warnings())
+        self.assertGreaterEqual(at_start, 1, "a warning at start")
+        before = len(reloaded_to("none"))
+        write_policy("none")
+        try:
+            wait_for(lambda: len(reloaded_to("none")) > before, 20, "the policy reloaded to none")
+            self.assertEqual(len(warnings()), at_start, "no warning under none")
+            user_patch = "a: &x 1\nb: *x\n"  # refused under podSpecPatch; not read under none
+            for own in (None, user_patch):
+                with self.subTest(user_pod_spec_patch=own):
+                    obj = workflow([("github-app", "rex"), ("event", event_text("pull_request.opened"))],
+                                   name=unique("plumbing-none"))
+                    if own is not None:
+                        obj["spec"]["podSpecPatch"] = own
+                    stored = create(obj).json()
+                    self.assertEqual(parameters(stored)["repoFullName"], "Codertocat/Hello-World")
+                    self.assertEqual(stored["metadata"]["labels"]["taskmaster.io/github-app"], "rex")
+                    self.assertIn("taskmaster.io/value-sources", stored["metadata"]["annotations"])
+                    self.assertNotIn("volumes", stored["spec"])
+                    self.assertEqual(stored["spec"].get("podSpecPatch"), own)
+            spec = create(run_object("CodeRun", {"github": {"appName": "rex"},
+                                                 "event": json.loads(event_text("pull_request.opened"))})).json()["spec"]
+            self.assertEqual([c["name"] for c in spec["initContainers"]], ["gh-token"])
+            self.assertEqual(len(spec["volumes"]), 4)
+        finally:
+            before = len(reloaded_to("podSpecPatch"))
+            write_policy("podSpecPatch")
+            wait_for(lambda: len(reloaded_to("podSpecPatch")) > before, 20, "the policy reloaded to podSpecPatch")
+        self.assertEqual(len(warnings()), at_start + 1, "one warning at the reload back to podSpecPatch")
 
     def test_argo_events_envelopes(self):
         """The whole Argo Events event (headers + body; also `header`) as the event parameter."""
@@ -770,6 +835,7 @@ class T08Availability(ClusterTest):
 
 SHORT = [
     "T01Events.test_every_event_type_fills_the_workflow",
+    "T01Events.test_workflow_plumbing_none_by_policy",
     "T01Events.test_argo_events_envelopes",
     "T01Events.test_user_parameters_win_and_warn",
     "T02Runs.test_coderun_filled_from_its_event",

@@ -21,12 +21,17 @@ def crd_schema(path):
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
-def mutate(obj, event=None):
+def mutate(obj, event=None, workflow_plumbing=None):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "object.json")
         with open(path, "w") as f:
             json.dump(obj, f)
         args = [BIN, "mutate", "-f", path, "--json", "--prompts-dir", PROMPTS_DIR]
+        if workflow_plumbing:
+            policy = os.path.join(tmp, "policy.yaml")
+            with open(policy, "w") as f:
+                f.write("workflowPlumbing: %s\n" % workflow_plumbing)
+            args += ["--policy", policy]
         if event:
             args += ["--event", os.path.join(EVENTS_DIR, event + ".json")]
         result = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -55,11 +60,19 @@ class MutatedObjectsMatchTheirCrds(unittest.TestCase):
                                  ("fork", example, "pull_request.opened.from-fork"),
                                  ("push", example, "push.branch"),
                                  ("argo podSpecPatch example", with_pod_patch, "issues.opened")]:
-            with self.subTest(name):
-                mutated = mutate(obj, event)
+            with self.subTest(name, workflowPlumbing="podSpecPatch"):
+                mutated = mutate(obj, event, "podSpecPatch")
                 self.assertIn("podSpecPatch", mutated["spec"])
                 self.assertEqual(len(mutated["spec"]["volumes"]), 4)
                 assert_valid(self, self.workflow_schema, mutated)
+            for plumbing in (None, "none"):  # the default, and said explicitly
+                with self.subTest(name, workflowPlumbing=plumbing or "default"):
+                    mutated = mutate(obj, event, plumbing)
+                    # Nothing Argo's templateReferencing Strict refuses is added; the user's kept.
+                    self.assertEqual(mutated["spec"].get("podSpecPatch"), obj["spec"].get("podSpecPatch"))
+                    self.assertEqual(mutated["spec"].get("volumes"), obj["spec"].get("volumes"))
+                    self.assertNotEqual(mutated["spec"]["arguments"], obj["spec"]["arguments"])
+                    assert_valid(self, self.workflow_schema, mutated)
 
     def test_the_schema_check_can_fail(self):
         broken = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {},
@@ -74,10 +87,12 @@ class MutatedObjectsMatchTheirCrds(unittest.TestCase):
             # The CodeRun example names no repository: it needs an event. The DocsRun names one.
             events = ["pull_request.opened", "issue_comment.created.on-pull-request"] + ([None] if kind == "DocsRun" else [])
             for event in events:
-                with self.subTest(kind=kind, event=event):
-                    mutated = mutate(example, event)
-                    self.assertEqual(len(mutated["spec"]["initContainers"]), 1)
-                    assert_valid(self, schema, mutated)
+                for plumbing in (None, "podSpecPatch"):  # a run's plumbing does not depend on it
+                    with self.subTest(kind=kind, event=event, workflowPlumbing=plumbing or "default"):
+                        mutated = mutate(example, event, plumbing)
+                        self.assertEqual(len(mutated["spec"]["initContainers"]), 1)
+                        self.assertEqual(len(mutated["spec"]["volumes"]), 4)
+                        assert_valid(self, schema, mutated)
 
 
 if __name__ == "__main__":

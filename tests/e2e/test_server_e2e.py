@@ -233,6 +233,84 @@ class AdmissionOverTls(unittest.TestCase):
         self.assertEqual(line["decision"], "mutated")
 
 
+class WorkflowPlumbingModes(unittest.TestCase):
+    """(issue 15) workflowPlumbing over TLS: the shipped policy (none) adds no spec.volumes and no
+    spec.podSpecPatch to a Workflow and leaves the user's as written; podSpecPatch adds them and
+    says so once in the log at start; a CodeRun gets its plumbing in both."""
+
+    USER_PATCH = "containers:\n  - name: main\n    resources: {limits: {memory: \"{{workflow.parameters.m}}\"}}\n"
+
+    def policy_file(self, tmp, mode):
+        with open(os.path.join(os.path.dirname(PROMPTS_DIR), "policy.yaml"), encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("\nworkflowPlumbing: none\n", text)
+        path = os.path.join(tmp, "policy-%s.yaml" % mode)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace("\nworkflowPlumbing: none\n", "\nworkflowPlumbing: %s\n" % mode))
+        return path
+
+    def admitted(self, server, obj):
+        status, response = server.admit(obj)
+        self.assertEqual(status, 200, response)
+        self.assertTrue(response["allowed"], response)
+        mutated = jsonpatch.apply_patch(obj, decode_patch(response)) if "patch" in response else obj
+        status, again = server.admit(mutated)
+        self.assertEqual(status, 200, again)
+        self.assertNotIn("patch", again, "reinvocation changes nothing")
+        return mutated
+
+    def check_coderun(self, server):
+        run = {"apiVersion": "taskmaster.io/v1", "kind": "CodeRun",
+               "metadata": {"generateName": "run-", "namespace": "argo"},
+               "spec": {"github": {"appName": "rex"}, "event": json.loads(event_text("pull_request.opened"))}}
+        spec = self.admitted(server, run)["spec"]
+        self.assertEqual([c["name"] for c in spec["initContainers"]], ["gh-token"])
+        self.assertEqual(len(spec["volumes"]), 4)
+        self.assertEqual(len(spec["volumeMounts"]), 4)
+
+    def warnings(self, server):
+        return [line for line in server.log_lines()
+                if line.get("msg", "").startswith("workflowPlumbing is podSpecPatch")]
+
+    def test_none_is_the_shipped_default(self):
+        with WebhookServer() as server:
+            for own in (None, self.USER_PATCH, "a: &x 1\nb: *x\n"):
+                with self.subTest(user_pod_spec_patch=own):
+                    wf = workflow([("github-app", "clippy"), ("event", event_text("pull_request.opened"))])
+                    if own is not None:
+                        wf["spec"]["podSpecPatch"] = own
+                    mutated = self.admitted(server, wf)
+                    self.assertEqual(arguments(mutated)["repoFullName"], "Codertocat/Hello-World")
+                    self.assertIn("taskmaster.io/value-sources", mutated["metadata"]["annotations"])
+                    self.assertNotIn("volumes", mutated["spec"])
+                    self.assertEqual(mutated["spec"].get("podSpecPatch"), own)
+            self.check_coderun(server)
+            self.assertEqual(self.warnings(server), [])
+            listening = [line for line in server.log_lines() if line.get("msg") == "listening"]
+            self.assertEqual(listening[0]["workflow_plumbing"], "none")
+
+    def test_pod_spec_patch_mode_merges_and_warns_once(self):
+        with WebhookServer(policy=self.policy_file(self._tmp(), "podSpecPatch")) as server:
+            wf = workflow([("github-app", "clippy"), ("event", event_text("pull_request.opened"))])
+            wf["spec"]["podSpecPatch"] = self.USER_PATCH
+            mutated = self.admitted(server, wf)
+            self.assertEqual(len(mutated["spec"]["volumes"]), 4)
+            patch = json.loads(mutated["spec"]["podSpecPatch"])
+            self.assertEqual([c["name"] for c in patch["initContainers"]], ["gh-token"])
+            self.assertEqual(patch["containers"][0]["resources"]["limits"]["memory"], "{{workflow.parameters.m}}")
+            self.check_coderun(server)
+            warnings = self.warnings(server)
+            self.assertEqual(len(warnings), 1, warnings)
+            self.assertIn("templateReferencing Strict or Secure", warnings[0]["msg"])
+            self.assertIn("every pod", warnings[0]["msg"])
+
+    def _tmp(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        return tmp.name
+
+
 class PolicyReloadUnderLoad(unittest.TestCase):
     def test_reload_changes_decisions_with_no_failed_request(self):
         import shutil

@@ -69,7 +69,13 @@ void mutate_twice(const json& object, const policy::Policy& policy, const AllPro
 }  // namespace
 
 void fuzz_one(const uint8_t* data, size_t size) {
-  static const policy::Policy policy;
+  static const policy::Policy policy;  // workflowPlumbing: none, the default
+  // workflowPlumbing: podSpecPatch: a Workflow's podSpecPatch is read and merged into.
+  static const policy::Policy pod_spec_patch_policy = [] {
+    policy::Policy p;
+    p.workflow_plumbing = policy::WorkflowPlumbing::kPodSpecPatch;
+    return p;
+  }();
   static const AllPrompts prompts;
   const std::string input(reinterpret_cast<const char*>(data), size);
 
@@ -87,9 +93,11 @@ void fuzz_one(const uint8_t* data, size_t size) {
   limits.object_fields = &decision::run_object_fields();
   const auto parsed = admission::parse_review(input, limits);
   if (const auto* request = std::get_if<admission::Request>(&parsed)) {
-    for (const auto phase : {decision::Phase::kMutate, decision::Phase::kValidate}) {
-      const auto decision = decision::decide(*request, policy, prompts, phase);
-      check_encodes(decision.response, request->review_api_version);
+    for (const auto* each : {&policy, &pod_spec_patch_policy}) {
+      for (const auto phase : {decision::Phase::kMutate, decision::Phase::kValidate}) {
+        const auto decision = decision::decide(*request, *each, prompts, phase);
+        check_encodes(decision.response, request->review_api_version);
+      }
     }
   }
 
@@ -103,6 +111,7 @@ void fuzz_one(const uint8_t* data, size_t size) {
                               {{{"name", "github-app"}, {"value", "rex"}},
                                {{"name", "event"}, {"value", input}}}}}}}}};
   mutate_twice(workflow, policy, prompts);
+  mutate_twice(workflow, pod_spec_patch_policy, prompts);
   const json coderun = {{"apiVersion", "taskmaster.io/v1"},
                         {"kind", "CodeRun"},
                         {"metadata", {{"generateName", "fuzz-"}}},

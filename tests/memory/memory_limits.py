@@ -308,9 +308,25 @@ def review_response(answer, uid):
 # ---------------------------------------------------------------------------------------------
 # A scenario: its own server, its own sampler, its own record of answers.
 
+def pod_spec_patch_policy():
+    """The shipped policy with workflowPlumbing: podSpecPatch, the mode in which the webhook reads
+    a Workflow's podSpecPatch (under the default, none, it is left unread); removed at exit."""
+    import atexit
+    import tempfile
+    with open(os.path.join(SOURCE_DIR, "policy", "policy.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    assert "\nworkflowPlumbing: none\n" in text
+    fd, path = tempfile.mkstemp(prefix="coderun-memory-policy-", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text.replace("\nworkflowPlumbing: none\n", "\nworkflowPlumbing: podSpecPatch\n"))
+    atexit.register(os.unlink, path)
+    return path
+
+
 class Scenario:
-    def __init__(self, name, extra_args=()):
+    def __init__(self, name, extra_args=(), policy=None):
         self.name = name
+        self.policy = policy
         self.extra_args = ["--metrics-port", "-1"] + list(extra_args)
         self.server = None
         self.sampler = None
@@ -322,7 +338,7 @@ class Scenario:
         self.exit_code = None
 
     def __enter__(self):
-        self.server = WebhookServer(extra_args=self.extra_args)
+        self.server = WebhookServer(extra_args=self.extra_args, policy=self.policy)
         try:
             self.server.__enter__()
         except BaseException:
@@ -754,9 +770,10 @@ class MemoryLimits(unittest.TestCase):
 
     # b) -------------------------------------------------------------------------------------
     def test_b_hostile_yaml_in_pod_spec_patch(self):
+        policy = pod_spec_patch_policy()  # workflowPlumbing: podSpecPatch: the patch is read
         for name, text in YAML_CASES:
             with self.subTest(name):
-                scenario = Scenario("b) podSpecPatch: %s (%d bytes of YAML)" % (name, len(text)))
+                scenario = Scenario("b) podSpecPatch: %s (%d bytes of YAML)" % (name, len(text)), policy=policy)
                 with scenario:
                     for endpoint in ("/mutate", "/validate"):
                         if not scenario.alive() or scenario.statuses.get("timeout"):

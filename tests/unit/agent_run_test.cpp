@@ -107,6 +107,27 @@ TEST_CASE("a DocsRun from explicit fields is completed in full") {
   CHECK(again.outcome == "unchanged");
 }
 
+TEST_CASE("a CodeRun's and a DocsRun's plumbing is the same under both workflowPlumbing modes") {
+  coderun::policy::Policy pod_spec_patch;
+  pod_spec_patch.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  const json event = read_event_fixture("pull_request.opened");
+  for (const char* kind : {"CodeRun", "DocsRun"}) {
+    INFO(kind);
+    const json run = agent_run(kind, {{"github", {{"appName", "rex"}}}, {"event", event}});
+    const auto none = decide(create_request(run), kPolicy, kPrompts, Phase::kMutate);
+    const auto patched = decide(create_request(run), pod_spec_patch, kPrompts, Phase::kMutate);
+    REQUIRE(none.response.allowed);
+    REQUIRE(patched.response.allowed);
+    CHECK(none.response.patch == patched.response.patch);
+    for (const auto* decision : {&none, &patched}) {
+      const json result = run.patch(decision->response.patch_operations());
+      CHECK(result["spec"]["initContainers"] == json::array({kTokenContainer}));
+      CHECK(result["spec"]["volumes"] == kVolumes);
+      CHECK(result["spec"]["volumeMounts"] == kMounts);
+    }
+  }
+}
+
 TEST_CASE("a CodeRun's own containers, volumes and mounts are kept and never duplicated") {
   json spec = {
       {"repo", "acme/tools"},

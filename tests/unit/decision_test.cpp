@@ -24,6 +24,18 @@ Decision mutate(const json& object, const coderun::policy::PromptCatalog& prompt
   return decide(create_request(object), kPolicy, prompts, Phase::kMutate);
 }
 
+// workflowPlumbing: podSpecPatch, for the tests of the Workflow-level plumbing.
+coderun::policy::Policy pod_spec_patch_policy() {
+  coderun::policy::Policy policy;
+  policy.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  return policy;
+}
+const coderun::policy::Policy kPodSpecPatchPolicy = pod_spec_patch_policy();
+
+Decision mutate_plumbed(const json& object) {
+  return decide(create_request(object), kPodSpecPatchPolicy, kAllPrompts, Phase::kMutate);
+}
+
 json apply_patch(const json& object, const Decision& decision) {
   return decision.response.patch.empty() ? object
                                          : object.patch(decision.response.patch_operations());
@@ -329,7 +341,7 @@ TEST_CASE("parameter values of other JSON types") {
 
 TEST_CASE("a served Workflow gets the four volumes and the gh-token plumbing in podSpecPatch") {
   const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
-  const json result = apply_patch(workflow, mutate(workflow));
+  const json result = apply_patch(workflow, mutate_plumbed(workflow));
   CHECK(result["spec"]["volumes"].size() == 4);
   const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
   CHECK(pod["initContainers"][0]["name"] == "gh-token");
@@ -346,7 +358,7 @@ TEST_CASE("a podSpecPatch the user wrote (YAML) is merged into, never replaced")
       "\"{{workflow.parameters.mem-limit}}\"\n";
   workflow["spec"]["volumes"] =
       json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "x"}}}}});
-  const auto decision = mutate(workflow);
+  const auto decision = mutate_plumbed(workflow);
   const json result = apply_patch(workflow, decision);
   const json pod = json::parse(result["spec"]["podSpecPatch"].get<std::string>());
   CHECK(pod["containers"][0]["resources"]["limits"]["memory"] ==
@@ -355,13 +367,13 @@ TEST_CASE("a podSpecPatch the user wrote (YAML) is merged into, never replaced")
   CHECK(pod["initContainers"][0]["name"] == "gh-token");
   CHECK(result["spec"]["volumes"].size() == 4);
   CHECK(result["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "x");
-  CHECK(mutate(result).response.patch.empty());
+  CHECK(mutate_plumbed(result).response.patch.empty());
 }
 
 TEST_CASE("a podSpecPatch that cannot be read is refused, not passed on without the plumbing") {
   json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
   workflow["spec"]["podSpecPatch"] = "containers: [unclosed";
-  const auto decision = mutate(workflow);
+  const auto decision = mutate_plumbed(workflow);
   CHECK_FALSE(decision.response.allowed);
   CHECK(decision.rule == "podSpecPatch");
   CHECK_THAT(decision.response.message,
@@ -374,7 +386,7 @@ namespace {
 json merged_pod_patch(const std::string& text, std::string* refusal = nullptr) {
   json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
   workflow["spec"]["podSpecPatch"] = text;
-  const auto decision = mutate(workflow);
+  const auto decision = mutate_plumbed(workflow);
   if (!decision.response.allowed) {
     if (refusal != nullptr) *refusal = decision.response.message;
     return nullptr;
@@ -459,6 +471,94 @@ TEST_CASE("hostile YAML in a podSpecPatch is refused quickly: long scalars, alia
   many += "1]";
   CHECK(merged_pod_patch(many, &refusal).is_null());
   CHECK_THAT(refusal, Catch::Contains("more than 20000 YAML values"));
+}
+
+TEST_CASE("workflowPlumbing none (the default): parameters, labels, sources; no volumes, no "
+          "podSpecPatch") {
+  REQUIRE(kPolicy.workflow_plumbing == coderun::policy::WorkflowPlumbing::kNone);
+  const json workflow = workflow_with(
+      params({{"github-app", "rex"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(decision.outcome == "mutated");
+  for (const auto& operation : decision.response.patch_operations()) {
+    INFO(operation.dump());
+    const std::string path = operation.at("path");
+    CHECK((path.rfind("/spec/arguments", 0) == 0 || path.rfind("/metadata/", 0) == 0));
+  }
+  const json result = apply_patch(workflow, decision);
+  CHECK_FALSE(result["spec"].contains("volumes"));
+  CHECK_FALSE(result["spec"].contains("podSpecPatch"));
+  CHECK(arguments_of(result).at("repoFullName") == "Codertocat/Hello-World");
+  CHECK(arguments_of(result).at("systemPromptPath") == "/etc/agents/rex_system-prompt.md");
+  CHECK(result["metadata"]["labels"]["taskmaster.io/github-app"] == "rex");
+  CHECK(result["metadata"]["annotations"].contains("taskmaster.io/value-sources"));
+  // The same Workflow under podSpecPatch gets the plumbing: the difference is the policy's.
+  const json plumbed = apply_patch(workflow, mutate_plumbed(workflow));
+  CHECK(plumbed["spec"]["volumes"].size() == 4);
+  CHECK(plumbed["spec"].contains("podSpecPatch"));
+  CHECK(plumbed["spec"]["arguments"] == result["spec"]["arguments"]);
+  CHECK(plumbed["metadata"] == result["metadata"]);
+}
+
+TEST_CASE("workflowPlumbing none leaves the user's podSpecPatch and volumes byte for byte") {
+  const std::vector<std::string> patches = {
+      "containers:\n  - name: main\n    resources:\n      limits:\n        memory: "
+      "\"{{workflow.parameters.mem-limit}}\"\n",
+      R"(  {"containers":[{"name":"main","resources":{"limits":{"cpu":"{{x}}"}}}]}  )",
+      // What podSpecPatch mode refuses is not read at all: never refused, never changed.
+      "containers: [unclosed",
+      "a: &x [1]\nb: *x\n",
+      "- a\n- b\n",
+  };
+  for (const auto& text : patches) {
+    INFO(text);
+    json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+    workflow["spec"]["podSpecPatch"] = text;
+    workflow["spec"]["volumes"] =
+        json::array({{{"name", "workspace"}, {"persistentVolumeClaim", {{"claimName", "x"}}}}});
+    const auto decision = mutate(workflow);
+    REQUIRE(decision.response.allowed);
+    const json result = apply_patch(workflow, decision);
+    REQUIRE(result["spec"]["podSpecPatch"].is_string());
+    CHECK(result["spec"]["podSpecPatch"].get<std::string>() == text);
+    CHECK(result["spec"]["volumes"] == workflow["spec"]["volumes"]);
+    CHECK(mutate(result).response.patch.empty());
+  }
+  // Not a string either: left as it is.
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"]["podSpecPatch"] = json{{"containers", json::array()}};
+  const auto decision = mutate(workflow);
+  REQUIRE(decision.response.allowed);
+  CHECK(apply_patch(workflow, decision)["spec"]["podSpecPatch"] == workflow["spec"]["podSpecPatch"]);
+  // podSpecPatch mode reads and refuses the same text.
+  json unreadable = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  unreadable["spec"]["podSpecPatch"] = "containers: [unclosed";
+  CHECK_FALSE(mutate_plumbed(unreadable).response.allowed);
+  CHECK(mutate(unreadable).response.allowed);
+}
+
+TEST_CASE("mutating the mutated Workflow again gives an empty patch in both workflowPlumbing modes") {
+  for (const char* fixture :
+       {"pull_request.opened", "push.branch", "issue_comment.created.on-pull-request",
+        "pull_request.opened.from-fork", "release.published"}) {
+    INFO(fixture);
+    const json workflow = workflow_with(
+        params({{"github-app", "rex"}, {"event", read_event_fixture(fixture).dump()}}));
+    for (const bool plumbed : {false, true}) {
+      INFO("podSpecPatch mode: " << plumbed);
+      const auto first = plumbed ? mutate_plumbed(workflow) : mutate(workflow);
+      REQUIRE(first.response.allowed);
+      REQUIRE_FALSE(first.response.patch.empty());
+      const json once = apply_patch(workflow, first);
+      CHECK(once["spec"].contains("podSpecPatch") == plumbed);
+      CHECK(once["spec"].contains("volumes") == plumbed);
+      const auto second = plumbed ? mutate_plumbed(once) : mutate(once);
+      CHECK(second.response.allowed);
+      CHECK(second.response.patch.empty());
+      CHECK(second.outcome == "unchanged");
+    }
+  }
 }
 
 TEST_CASE("a Workflow's taskRef must stay relative") {

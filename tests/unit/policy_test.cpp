@@ -39,6 +39,28 @@ TEST_CASE("the shipped policy loads and matches the seed") {
   CHECK(policy.default_ref == "main");
   CHECK(policy.token.secret_name("rex") == "github-app-rex");
   CHECK(policy.mcp_requirements.key == "requirements.yaml");
+  CHECK(policy.workflow_plumbing == WorkflowPlumbing::kNone);
+}
+
+TEST_CASE("workflowPlumbing: none by default, podSpecPatch when asked, nothing else") {
+  CHECK(Policy{}.workflow_plumbing == WorkflowPlumbing::kNone);
+  CHECK(parse_policy("allowedApps: [rex]").workflow_plumbing == WorkflowPlumbing::kNone);
+  CHECK(parse_policy("workflowPlumbing: none").workflow_plumbing == WorkflowPlumbing::kNone);
+  CHECK(parse_policy("workflowPlumbing: podSpecPatch").workflow_plumbing ==
+        WorkflowPlumbing::kPodSpecPatch);
+  CHECK(to_string(WorkflowPlumbing::kNone) == "none");
+  CHECK(to_string(WorkflowPlumbing::kPodSpecPatch) == "podSpecPatch");
+  for (const std::string text :
+       {"workflowPlumbing: volumes", "workflowPlumbing: PodSpecPatch", "workflowPlumbing: ''",
+        "workflowPlumbing: true", "workflowPlumbing: [none]"}) {
+    INFO(text);
+    try {
+      parse_policy(text);
+      FAIL("accepted");
+    } catch (const PolicyError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("$.workflowPlumbing"));
+    }
+  }
 }
 
 TEST_CASE("an empty policy is every default") { CHECK(parse_policy("").allowed_apps.size() == 5); }
@@ -84,6 +106,18 @@ TEST_CASE("the store re-reads a changed file and keeps the last good policy on a
   file.write("allowedApps: [clippy]\n");
   CHECK(store.reload_if_changed() == PolicyStore::ReloadOutcome::kReloaded);
   CHECK_FALSE(store.last_error());
+
+  // workflowPlumbing is reloaded like the rest; an unknown mode keeps the last good one.
+  CHECK(store.current()->workflow_plumbing == WorkflowPlumbing::kNone);
+  file.write("allowedApps: [clippy]\nworkflowPlumbing: podSpecPatch\n");
+  CHECK(store.reload_if_changed() == PolicyStore::ReloadOutcome::kReloaded);
+  CHECK(store.current()->workflow_plumbing == WorkflowPlumbing::kPodSpecPatch);
+  file.write("allowedApps: [clippy]\nworkflowPlumbing: sidecar\n");
+  CHECK(store.reload_if_changed() == PolicyStore::ReloadOutcome::kRejected);
+  CHECK(store.current()->workflow_plumbing == WorkflowPlumbing::kPodSpecPatch);
+  file.write("allowedApps: [clippy]\nworkflowPlumbing: none\n");
+  CHECK(store.reload_if_changed() == PolicyStore::ReloadOutcome::kReloaded);
+  CHECK(store.current()->workflow_plumbing == WorkflowPlumbing::kNone);
 }
 
 TEST_CASE("a policy file that vanishes keeps the last good policy") {

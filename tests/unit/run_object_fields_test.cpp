@@ -47,10 +47,21 @@ coderun::admission::Request as_the_server_reads(const json& object) {
   return std::get<coderun::admission::Request>(std::move(parsed));
 }
 
+// workflowPlumbing: podSpecPatch, where the user's podSpecPatch and volumes are read.
+const coderun::policy::Policy kPodSpecPatchPolicy = [] {
+  coderun::policy::Policy policy;
+  policy.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  return policy;
+}();
+
 void decided_alike(const json& object) {
-  for (const auto phase : {Phase::kMutate, Phase::kValidate}) {
-    const auto whole = decide(create_request(object), kPolicy, kPrompts, phase);
-    const auto pruned = decide(as_the_server_reads(object), kPolicy, kPrompts, phase);
+  for (const auto& [policy, phase] :
+       {std::pair{&kPolicy, Phase::kMutate}, std::pair{&kPolicy, Phase::kValidate},
+        std::pair{&kPodSpecPatchPolicy, Phase::kMutate},
+        std::pair{&kPodSpecPatchPolicy, Phase::kValidate}}) {
+    INFO("workflowPlumbing " << coderun::policy::to_string(policy->workflow_plumbing));
+    const auto whole = decide(create_request(object), *policy, kPrompts, phase);
+    const auto pruned = decide(as_the_server_reads(object), *policy, kPrompts, phase);
     CHECK(pruned.response.allowed == whole.response.allowed);
     CHECK(pruned.response.message == whole.response.message);
     CHECK(pruned.response.patch == whole.response.patch);

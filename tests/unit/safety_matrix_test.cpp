@@ -256,7 +256,10 @@ TEST_CASE("a value the user set that disagrees with the event is kept, with a wa
 
 TEST_CASE("the Workflow's plumbing is exactly the volumes and the podSpecPatch README shows") {
   const json workflow = workflow_of({{"github-app", "rex"}, {"repoFullName", "octo/hello"}});
-  const Decision decision = decide(create_request(workflow), kPolicy, kPrompts, Phase::kMutate);
+  coderun::policy::Policy pod_spec_patch = kPolicy;
+  pod_spec_patch.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  const Decision decision =
+      decide(create_request(workflow), pod_spec_patch, kPrompts, Phase::kMutate);
   REQUIRE(decision.response.allowed);
   const json result = workflow.patch(decision.response.patch_operations());
   CHECK(result["spec"]["volumes"] == json::parse(R"([

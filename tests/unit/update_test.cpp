@@ -24,6 +24,12 @@ using nlohmann::json;
 namespace {
 
 const coderun::policy::Policy kPolicy{};
+// workflowPlumbing: podSpecPatch, for the tests of the Workflow-level plumbing.
+const coderun::policy::Policy kPodSpecPatchPolicy = [] {
+  coderun::policy::Policy policy;
+  policy.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  return policy;
+}();
 const FakePrompts kPrompts({"/etc/agents/rex_system-prompt.md",
                             "/etc/agents/default_system-prompt.md"});
 
@@ -46,10 +52,10 @@ json applied(const json& object, const Decision& decision) {
 }
 
 // A Workflow as the API server stores it after admission.
-json stored_workflow() {
+json stored_workflow(const coderun::policy::Policy& policy = kPolicy) {
   const json submitted = workflow_with(
       params({{"github-app", "rex"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
-  return applied(submitted, decide(create_request(submitted), kPolicy, kPrompts, Phase::kMutate));
+  return applied(submitted, decide(create_request(submitted), policy, kPrompts, Phase::kMutate));
 }
 
 void set_parameter(json& workflow, const std::string& name, const std::string& value) {
@@ -118,13 +124,15 @@ TEST_CASE("an update that leaves the guarded spec alone is admitted at once, wha
 TEST_CASE("kubectl apply of the submitted file again leaves the object as the webhook made it") {
   const json submitted = workflow_with(
       params({{"github-app", "rex"}, {"event", read_event_fixture("pull_request.opened").dump()}}));
-  const json stored = stored_workflow();
+  const json stored = stored_workflow(kPodSpecPatchPolicy);
+  REQUIRE(stored["spec"].contains("podSpecPatch"));
+  REQUIRE(stored["spec"].contains("volumes"));
   // apply's merge patch replaces the parameter list with the file's: the filled ones go; the
   // labels, annotations, volumes and podSpecPatch the webhook added stay.
   json reapplied = stored;
   reapplied["spec"]["arguments"] = submitted["spec"]["arguments"];
   REQUIRE(reapplied["spec"]["arguments"] != stored["spec"]["arguments"]);
-  const auto decision = update(stored, reapplied);
+  const auto decision = update(stored, reapplied, Phase::kMutate, kPodSpecPatchPolicy);
   CHECK(decision.outcome == "mutated");
   const json result = applied(reapplied, decision);
   CHECK(result["spec"]["arguments"] == stored["spec"]["arguments"]);
@@ -132,7 +140,7 @@ TEST_CASE("kubectl apply of the submitted file again leaves the object as the we
   CHECK(result["spec"]["volumes"] == stored["spec"]["volumes"]);
   CHECK(result["metadata"] == stored["metadata"]);
   // And the validating pass admits the refilled object.
-  CHECK(update(stored, result, Phase::kValidate).response.allowed);
+  CHECK(update(stored, result, Phase::kValidate, kPodSpecPatchPolicy).response.allowed);
 }
 
 TEST_CASE("an update that makes an unserved Workflow served is checked") {

@@ -34,6 +34,17 @@
 namespace coderun::cli {
 namespace {
 
+// Said once at start and once on each reload that keeps it: workflowPlumbing podSpecPatch puts
+// the token into pods that need none and breaks hardened Argo controllers.
+void warn_workflow_plumbing(const observability::JsonLog& log, const policy::Policy& policy) {
+  if (policy.workflow_plumbing != policy::WorkflowPlumbing::kPodSpecPatch) return;
+  log.warn(
+      "workflowPlumbing is podSpecPatch: the gh-token initContainer goes into every pod of the "
+      "served Workflows, and Argo controllers with templateReferencing Strict or Secure refuse "
+      "such Workflows (spec.volumes and spec.podSpecPatch with workflowTemplateRef)",
+      {{"workflow_plumbing", std::string(policy::to_string(policy.workflow_plumbing))}});
+}
+
 // After admission stops on SIGTERM, how long queued Events may still be sent: with the
 // Deployment's --shutdown-delay of 5 s and terminationGracePeriodSeconds of 30, well inside it.
 constexpr std::chrono::milliseconds kEventDrainGrace{10000};
@@ -76,7 +87,10 @@ class ReloadLoop {
         metrics_.policy_reload("success");
         log_.info("policy reloaded",
                   {{"path", policies_.path()},
-                   {"access", policy::describe_access(policies_.current()->access)}});
+                   {"access", policy::describe_access(policies_.current()->access)},
+                   {"workflow_plumbing",
+                    std::string(policy::to_string(policies_.current()->workflow_plumbing))}});
+        warn_workflow_plumbing(log_, *policies_.current());
         break;
       case policy::PolicyStore::ReloadOutcome::kRejected:
         metrics_.policy_reload("rejected");
@@ -418,11 +432,14 @@ int serve_command(const std::vector<std::string>& flags) {
                          {"threads", server.threads()},
                          {"policy", policies->path()},
                          {"access", policy::describe_access(policies->current()->access)},
+                         {"workflow_plumbing",
+                          std::string(policy::to_string(policies->current()->workflow_plumbing))},
                          {"prompts_dir", policies->current()->prompts_dir},
                          {"prompts_read_from", args.get("prompts-dir")
                                                    ? absolute_dir(*args.get("prompts-dir"))
                                                    : policies->current()->prompts_dir},
                          {"certificate", certificates.subject()}});
+  warn_workflow_plumbing(log, *policies->current());
   {
     const ReloadLoop reloads(*policies, certificates, log, metrics);
     const SignalWatcher signals(

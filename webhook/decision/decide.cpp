@@ -137,7 +137,10 @@ Decision decide(const admission::Request& request, const policy::Policy& policy,
     if (plumbing == nullptr) plumbing = &built.emplace(policy);
     if (*kind == RunKind::kWorkflow) {
       add_workflow_parameters(patch, object, resolution);
-      add_workflow_pod_plumbing(patch, object, resolution, *plumbing);
+      // workflowPlumbing none: no spec.volumes, no spec.podSpecPatch (Argo's templateReferencing
+      // Strict/Secure refuses both); the user's own are not read, so never refused nor changed.
+      if (policy.workflow_plumbing == policy::WorkflowPlumbing::kPodSpecPatch)
+        add_workflow_pod_plumbing(patch, object, resolution, *plumbing);
     } else {
       add_agent_run_spec(patch, object, resolution, policy, *plumbing, *kind);
     }

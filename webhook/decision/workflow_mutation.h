@@ -15,6 +15,7 @@ namespace coderun::decision {
 void add_workflow_parameters(JsonPatchBuilder& patch, const nlohmann::json& workflow,
                              const RunResolution& resolution);
 
+// With workflowPlumbing: podSpecPatch only (decide() does not call it under none).
 // The same pod plumbing as a CodeRun, at workflow level: the four volumes in spec.volumes, and
 // the gh-token initContainer and the mounts of the main container in spec.podSpecPatch (Argo
 // applies it to every pod), merged into a podSpecPatch the user wrote, never replacing it.

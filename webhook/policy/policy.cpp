@@ -87,6 +87,10 @@ std::string Policy::allowed_apps_text() const {
   return text;
 }
 
+std::string_view to_string(WorkflowPlumbing plumbing) {
+  return plumbing == WorkflowPlumbing::kPodSpecPatch ? "podSpecPatch" : "none";
+}
+
 const nlohmann::json& policy_schema() { return schemas::policy_document(); }
 
 Policy policy_from_json(const nlohmann::json& document) {
@@ -106,6 +110,12 @@ Policy policy_from_json(const nlohmann::json& document) {
     policy.cluster_checks = mode == "enforce" ? ClusterChecks::kEnforce
                             : mode == "warn"  ? ClusterChecks::kWarn
                                               : ClusterChecks::kOff;
+  }
+  if (const auto plumbing = document.find("workflowPlumbing"); plumbing != document.end()) {
+    // one of two: the schema checked it
+    policy.workflow_plumbing = plumbing->get<std::string>() == "podSpecPatch"
+                                   ? WorkflowPlumbing::kPodSpecPatch
+                                   : WorkflowPlumbing::kNone;
   }
   if (const auto event = document.find("event"); event != document.end()) {
     read_if_present(*event, "maxBytes", policy.event_max_bytes);

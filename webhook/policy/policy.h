@@ -23,6 +23,13 @@ struct VolumeSpec {
 // missing, warn admits with warnings, off checks the prompt against the webhook's files only.
 enum class ClusterChecks { kEnforce, kWarn, kOff };
 
+// Where a served Workflow's pod plumbing goes (workflowPlumbing). none: only parameters, labels and
+// the value-sources annotation; the CodeRun/DocsRun its resource step creates gets the gh-token
+// initContainer, volumes and mounts at its own admission. The only mode Argo's
+// templateReferencing Strict/Secure accepts. podSpecPatch: spec.volumes and the initContainer and
+// mounts in spec.podSpecPatch, so every pod of the Workflow gets the token.
+enum class WorkflowPlumbing { kNone, kPodSpecPatch };
+
 struct TokenSpec {
   std::string image = "ghcr.io/myorg/ghapp-token-gen:latest";
   std::string container_name = "gh-token";
@@ -44,6 +51,7 @@ struct Policy {
   // Unset: off for the server (the watches run whenever it has a kube config, so a reload can
   // turn checks on); warn for the offline commands given --cluster-state.
   std::optional<ClusterChecks> cluster_checks;
+  WorkflowPlumbing workflow_plumbing = WorkflowPlumbing::kNone;
   TokenSpec token;
   VolumeSpec workspace{"workspace", "/work/src", "", ""};
   VolumeSpec agents{"controller-agents", "/etc/agents", "controller-agents", ""};
@@ -59,6 +67,9 @@ struct Policy {
   // "rex, clippy, qa, triage, security": the list as the seed's error message spells it.
   std::string allowed_apps_text() const;
 };
+
+// "none" or "podSpecPatch", as the policy spells it.
+std::string_view to_string(WorkflowPlumbing plumbing);
 
 // A policy that failed its schema or could not be read; what() is the user-facing reason.
 class PolicyError : public std::runtime_error {
