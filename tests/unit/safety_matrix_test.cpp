@@ -28,7 +28,7 @@ const FakePrompts kPrompts({"/etc/agents/rex_system-prompt.md",
 // README, "Safety rules": the characters a shell acts on, refused in refs and paths. Written out
 // here rather than read from the code, so that the code cannot drop one unnoticed.
 const std::string kShellCharacters = std::string("$`();|&<>'\"\\*?[]{}!#~^ \t\n\r");
-const std::vector<std::string> kControlCharacters = {std::string(1, '\x01'), "\x1b",
+const std::vector<std::string> kControlCharacters = {std::string(1, '\x01'), "\x1b", "\x1f",
                                                      std::string(1, '\x7f'), std::string(1, '\0')};
 
 enum class Operation { kCreate, kUpdate };
