@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +36,10 @@ namespace {
 
 constexpr size_t kReadSpace = 32 * 1024;  // two full TLS records per SSL_read batch
 constexpr int kSweepEveryMs = 200;        // timeouts are enforced to this precision
+// A drain closes a connection that has not sent its first request only once it is this old: the
+// client has just connected (or is mid-handshake) and its request is most likely on the way. Go's
+// net/http Shutdown waits 5 s for such connections too.
+constexpr int64_t kFirstRequestGraceMs = 5000;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t now_ms() {
@@ -157,12 +162,25 @@ class Connection {
         on_error_(on_error),
         stopping_(stopping),
         parser_(options.limits),
-        budget_(budget) {
+        budget_(budget),
+        accepted_ms_(now_ms()) {
     // Runs from accept to the end of the first request, the handshake included.
     deadline_ms.store(now_ms() + options_.read_timeout.count());
   }
 
   int fd() const { return fd_.get(); }
+
+  // Whether a drain may close this connection while it waits for a request: one that has served
+  // a request may go at once; a new one gets its grace for the first request.
+  bool drain_may_close(int64_t now) const {
+    return kept_alive.load() || now - accepted_ms_ >= kFirstRequestGraceMs;
+  }
+
+  // Bytes the kernel holds for this socket that no thread has read yet.
+  bool bytes_waiting() const {
+    int waiting = 0;
+    return ::ioctl(fd_.get(), FIONREAD, &waiting) == 0 && waiting > 0;
+  }
 
   // Does all the work the socket allows now; says what to wait for next.
   Next on_ready() {
@@ -237,6 +255,11 @@ class Connection {
   std::atomic<int64_t> deadline_ms{0};
   // Waiting for a request that has not started: a drain may close it.
   std::atomic<bool> idle{true};
+  // Who has the connection: a loop thread (kInHand) or nobody (kWaiting, armed in epoll). A drain
+  // claims a waiting connection (kClaimedByDrain) before looking at it, so that it never shuts a
+  // socket down while a thread is reading a request from it.
+  enum Hold : int { kWaiting, kInHand, kClaimedByDrain };
+  std::atomic<int> hold{kWaiting};
   std::atomic<bool> timed_out{false};  // counted once, however many sweeps see it
   std::atomic<bool> handshaken{false};
   std::atomic<bool> kept_alive{false};  // a request was answered and the connection kept
@@ -283,8 +306,12 @@ class Connection {
     if (got <= 0) {
       const Next next = wait_or_close(got);
       if (next == Next::kRead && in_.empty()) {
+        if (SSL_has_pending(ssl_.get()) != 0) {
+          idle.store(false);  // part of a TLS record is here: the request has started
+          return next;
+        }
         // Draining: a connection with no request started is closed rather than kept waiting.
-        if (stopping_.load()) return Next::kClose;
+        if (stopping_.load() && drain_may_close(now_ms())) return Next::kClose;
         release_buffers();  // idle: nothing held while waiting
       }
       return next;
@@ -388,6 +415,7 @@ class Connection {
   bool failed_ = false;
   bool continue_sent_ = false;
   bool close_after_write_ = false;
+  const int64_t accepted_ms_;
 };
 
 }  // namespace
@@ -457,7 +485,10 @@ struct HttpsServer::Impl {
   }
 
   void serve_connection(Connection& connection) {
-    switch (connection.on_ready()) {
+    connection.hold.store(Connection::kInHand);
+    const Connection::Next next = connection.on_ready();
+    if (next != Connection::Next::kClose) connection.hold.store(Connection::kWaiting);
+    switch (next) {
       case Connection::Next::kRead:
         return arm(connection, EPOLLIN);
       case Connection::Next::kWrite:
@@ -549,7 +580,7 @@ struct HttpsServer::Impl {
     const std::lock_guard lock(registry_mutex);
     for (const auto& [raw, connection] : connections) {
       const bool expired = connection->deadline_ms.load() <= now;
-      if (expired || (draining && connection->idle.load())) {
+      if (expired || (draining && closable_while_draining(*connection, now))) {
         ::shutdown(connection->fd(), SHUT_RDWR);
       }
       // An idle keep-alive connection closing is routine; a request that did not arrive (or an
@@ -560,6 +591,22 @@ struct HttpsServer::Impl {
         options.on_dropped("timeout");
       }
     }
+  }
+
+  // A connection waiting for a request that has not started, held by no thread, with nothing
+  // arrived for it: a request already in the socket (sent just before the signal) is answered.
+  static bool closable_while_draining(Connection& connection, int64_t now) {
+    if (!connection.idle.load() || !connection.drain_may_close(now)) return false;
+    int waiting = Connection::kWaiting;
+    if (!connection.hold.compare_exchange_strong(waiting, Connection::kClaimedByDrain)) {
+      return false;  // a thread has it: it closes it itself if nothing comes
+    }
+    if (connection.bytes_waiting()) {
+      int claimed = Connection::kClaimedByDrain;
+      connection.hold.compare_exchange_strong(claimed, Connection::kWaiting);
+      return false;
+    }
+    return true;
   }
 
   void on_wake() {
