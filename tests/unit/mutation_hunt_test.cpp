@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "admission/review.h"
 #include "cli/args.h"
 #include "cli/flag_spec.h"
 #include "cluster/cluster_state_file.h"
@@ -569,4 +570,29 @@ TEST_CASE("hunt: an update of a DocsRun's docs.path or a CodeRun's volumes is de
   foreign["spec"]["volumes"].push_back(
       {{"name", "v"}, {"secret", {{"secretName", "github-app-clippy"}}}});
   CHECK(update(stored_run, foreign).rule == "token-secret");
+}
+
+// ---- what goes back to the API server: warnings and the review's nesting
+
+TEST_CASE("hunt: a warning of exactly 120 bytes is sent whole; DEL and control bytes become '?'") {
+  using coderun::admission::bounded_warnings;
+  CHECK(bounded_warnings({std::string(120, 'a')}) == std::vector<std::string>{std::string(120, 'a')});
+  CHECK(bounded_warnings({std::string(121, 'a')}) ==
+        std::vector<std::string>{std::string(117, 'a') + "..."});
+  CHECK(bounded_warnings({"a\x7f" "b\x01" "c\x1f"}) == std::vector<std::string>{"a?b?c?"});
+}
+
+TEST_CASE("hunt: a review nested 128 levels deep is read, 129 is not") {
+  const auto review = [](int levels) {  // the review object itself is the first level
+    std::string deep;
+    for (int i = 1; i < levels; ++i) deep += "[";
+    for (int i = 1; i < levels; ++i) deep += "]";
+    return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","x":)" + deep +
+           R"(,"request":{"uid":"u","operation":"CREATE","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Workflow"}}})";
+  };
+  const coderun::admission::ReviewLimits limits;
+  CHECK(std::holds_alternative<coderun::admission::Request>(
+      coderun::admission::parse_review(review(128), limits)));
+  CHECK(std::holds_alternative<coderun::admission::ReviewError>(
+      coderun::admission::parse_review(review(129), limits)));
 }
