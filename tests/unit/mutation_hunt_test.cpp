@@ -19,6 +19,7 @@
 #include "policy/access_rules.h"
 #include "policy/policy.h"
 #include "server/http_request_parser.h"
+#include "service/admission_events.h"
 #include "test_support.h"
 #include "util/yaml_json.h"
 
@@ -494,11 +495,14 @@ TEST_CASE("hunt: exactly max_headers trailer fields are read") {
 
 // ---- the command line
 
-TEST_CASE("hunt: --shutdown-delay takes 0 to 3600") {
+TEST_CASE("hunt: --shutdown-delay takes 0 to 3600, --max-buffered-bytes up to 64 GiB") {
   CHECK(usage_error("serve", {"--shutdown-delay", "3600"}).empty());
   CHECK(usage_error("serve", {"--shutdown-delay", "0"}).empty());
   CHECK(usage_error("serve", {"--shutdown-delay", "3601"}) ==
         "--shutdown-delay must be an integer from 0 to 3600, not '3601'");
+  CHECK(usage_error("serve", {"--max-buffered-bytes", "68719476736"}).empty());
+  CHECK(usage_error("serve", {"--max-buffered-bytes", "68719476737"}) ==
+        "--max-buffered-bytes must be an integer from 1 to 68719476736, not '68719476737'");
 }
 
 // ---- metrics: every name README documents, with its labels
@@ -595,4 +599,62 @@ TEST_CASE("hunt: a review nested 128 levels deep is read, 129 is not") {
       coderun::admission::parse_review(review(128), limits)));
   CHECK(std::holds_alternative<coderun::admission::ReviewError>(
       coderun::admission::parse_review(review(129), limits)));
+}
+
+// ---- Kubernetes Events: which, of what type, and when
+
+TEST_CASE("hunt: Events: an allowed update posts none, a refused one Denied; audit and parse Events are warnings") {
+  using coderun::service::events_for;
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}, {"event", "{oops"}}));
+  workflow["metadata"]["name"] = "coderun-abcde";
+  const json stored = applied(workflow, mutate(workflow));
+  const auto validated = decide(create_request(stored), kPolicy, kPrompts, Phase::kValidate);
+  const auto created = events_for(create_request(stored), validated, Phase::kValidate);
+  REQUIRE(created.size() == 2);
+  CHECK(created[0].reason == "EventParseFailed");
+  CHECK(created[0].type == "Warning");
+  CHECK(created[0].action == "Admit");
+
+  // Updates of a run admitted with a usable event.
+  json clean = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  clean["metadata"]["name"] = "coderun-fghij";
+  const json clean_stored = applied(clean, mutate(clean));
+  json changed = clean_stored;
+  for (auto& parameter : changed["spec"]["arguments"]["parameters"])
+    if (parameter["name"] == "ref") parameter["value"] = "release";
+  auto update = create_request(changed);
+  update.operation = "UPDATE";
+  update.old_object = clean_stored;
+  const auto allowed = decide(update, kPolicy, kPrompts, Phase::kValidate);
+  REQUIRE(allowed.response.allowed);
+  CHECK(events_for(update, allowed, Phase::kValidate).empty());
+  for (auto& parameter : changed["spec"]["arguments"]["parameters"])
+    if (parameter["name"] == "ref") parameter["value"] = "a..b";
+  update.object = changed;
+  const auto refused = decide(update, kPolicy, kPrompts, Phase::kValidate);
+  REQUIRE_FALSE(refused.response.allowed);
+  const auto denied = events_for(update, refused, Phase::kValidate);
+  REQUIRE(denied.size() == 1);
+  CHECK(denied[0].reason == "Denied");
+
+  // Audit mode: the would-be denial is a Warning Event of its own, on the validating pass.
+  auto policy = coderun::policy::parse_policy(R"(
+access:
+  mode: audit
+  rules:
+    - subjects: {users: [bob]}
+      apps: [rex]
+      repositories: ["a/*"]
+)");
+  auto as_alice = create_request(stored);
+  as_alice.user_info.username = "alice";
+  const auto audited = decide(as_alice, policy, kPrompts, Phase::kValidate);
+  REQUIRE(audited.response.allowed);
+  const auto events = events_for(as_alice, audited, Phase::kValidate);
+  REQUIRE(events.size() == 3);
+  CHECK(events[1].reason == "AccessAudit");
+  CHECK(events[1].type == "Warning");
+  CHECK(events[1].note ==
+        "Error: user alice may not use github-app rex for repository a/b in namespace argo: no "
+        "rule in the policy's access.rules allows it");
 }
