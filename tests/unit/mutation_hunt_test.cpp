@@ -8,6 +8,7 @@
 #include "admission/review.h"
 #include "cli/args.h"
 #include "cli/flag_spec.h"
+#include "cluster/cluster_state.h"
 #include "cluster/cluster_state_file.h"
 #include "decision/decide.h"
 #include "decision/metadata_mutation.h"
@@ -657,4 +658,27 @@ access:
   CHECK(events[1].note ==
         "Error: user alice may not use github-app rex for repository a/b in namespace argo: no "
         "rule in the policy's access.rules allows it");
+}
+
+// ---- the cluster state: a prompt may sit in a ConfigMap's binaryData
+
+TEST_CASE("hunt: ConfigMap keys come from data and binaryData, watched or from a file") {
+  using coderun::cluster::ClusterState;
+  using coderun::cluster::WatchedQuery;
+  const WatchedQuery agents{coderun::cluster::Kind::kConfigMap, "controller-agents"};
+  ClusterState state({agents});
+  state.replace(agents, {{"items",
+                          {{{"metadata", {{"name", "controller-agents"}, {"namespace", "team-a"}}},
+                            {"data", {{"a.md", "x"}}},
+                            {"binaryData", {{"rex_system-prompt.md", "eA=="}}}}}}});
+  const auto snapshot = state.snapshot();
+  REQUIRE(snapshot->find("team-a"));
+  CHECK(snapshot->find("team-a")->config_map_keys.at("controller-agents") ==
+        std::set<std::string, std::less<>>{"a.md", "rex_system-prompt.md"});
+  const auto from_file = coderun::cluster::cluster_state_from_text(R"([
+    {kind: ConfigMap, metadata: {name: controller-agents, namespace: team-a},
+     data: {a.md: x}, binaryData: {rex_system-prompt.md: eA==}}])");
+  REQUIRE(from_file->find("team-a"));
+  CHECK(from_file->find("team-a")->config_map_keys.at("controller-agents") ==
+        std::set<std::string, std::less<>>{"a.md", "rex_system-prompt.md"});
 }
