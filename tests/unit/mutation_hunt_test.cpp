@@ -682,3 +682,19 @@ TEST_CASE("hunt: ConfigMap keys come from data and binaryData, watched or from a
   CHECK(from_file->find("team-a")->config_map_keys.at("controller-agents") ==
         std::set<std::string, std::less<>>{"a.md", "rex_system-prompt.md"});
 }
+
+// ---- README's podSpecPatch refusal, word for word
+
+TEST_CASE("hunt: a YAML alias in a podSpecPatch is refused with README's message") {
+  coderun::policy::Policy policy;
+  policy.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  workflow["spec"]["podSpecPatch"] = "a: 1\nb: *a\n";
+  const auto decision = mutate(workflow, policy);
+  CHECK(decision.rule == "podSpecPatch");
+  CHECK(decision.response.message ==
+        "Error: spec.podSpecPatch holds a YAML alias (*a); anchors and aliases are not expanded "
+        "(line 2, column 4). The webhook adds the gh-token initContainer and the run's volume "
+        "mounts to it and does not change what it means: write it as JSON, or as YAML without "
+        "anchors, aliases, merge keys or tags, with Argo expressions quoted");
+}
