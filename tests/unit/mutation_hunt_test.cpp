@@ -698,3 +698,42 @@ TEST_CASE("hunt: a YAML alias in a podSpecPatch is refused with README's message
         "mounts to it and does not change what it means: write it as JSON, or as YAML without "
         "anchors, aliases, merge keys or tags, with Argo expressions quoted");
 }
+
+// ---- precedence in a CodeRun: every spec field the user set is kept, with a warning
+
+TEST_CASE("hunt: a CodeRun's own values win over its event, field by field, with a warning") {
+  struct Case {
+    const char* field;   // as the webhook names it
+    const char* key;     // in spec
+    json user;
+    std::string shown;   // the user's value as quoted
+    const char* event;
+    std::string from_event;
+  };
+  const std::vector<Case> cases = {
+      {"repoFullName", "repo", "someone/other-repo", "someone/other-repo", "pull_request.opened",
+       "Codertocat/Hello-World"},
+      {"owner", "owner", "someone", "someone", "pull_request.opened", "Codertocat"},
+      {"ref", "ref", "release", "release", "pull_request.opened", "changes"},
+      {"sha", "sha", std::string(40, 'a'), std::string(40, 'a'), "pull_request.opened",
+       "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
+      {"prNumber", "pullRequest", 77, "77", "pull_request.opened", "2"},
+      {"issueNumber", "issueNumber", 42, "42", "issues.opened", "1"}};
+  const FakePrompts prompts({"/etc/agents/rex_system-prompt.md"});
+  for (const auto& c : cases) {
+    CAPTURE(c.field);
+    json spec = {{"github", {{"appName", "rex"}}},
+                 {"taskRef", "task/x"},
+                 {"event", read_event_fixture(c.event)}};
+    spec[c.key] = c.user;
+    const json run = code_run(spec);
+    const auto decision = decide(create_request(run), kPolicy, prompts, Phase::kMutate);
+    REQUIRE(decision.response.allowed);
+    CHECK(has_exact_warning(decision, std::string(c.field) + ": '" + c.shown +
+                                          "' set by the user is kept; the event says '" +
+                                          c.from_event + "'"));
+    REQUIRE(decision.resolution.find(c.field));
+    CHECK(decision.resolution.find(c.field)->source == "spec");
+    CHECK(applied(run, decision)["spec"][c.key] == c.user);
+  }
+}
