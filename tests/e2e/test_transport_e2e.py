@@ -237,6 +237,35 @@ class SlowAndIdleClients(unittest.TestCase):
             self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
                                     reason="timeout"), 1)
 
+    def test_a_later_request_on_a_kept_connection_is_cut_off_at_the_read_timeout_too(self):
+        """After a served request the connection waits up to the keep-alive timeout (30 s); once the
+        next request's first byte arrives, the read timeout bounds that request."""
+        with WebhookServer(extra_args=["--read-timeout", "2"], metrics=True) as server:
+            with connect(server) as sock:
+                sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+                self.assertEqual(read_response(sock)[0], 200)
+                raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
+                start = time.monotonic()
+                cut_off = False
+                for i in range(len(raw)):
+                    if time.monotonic() - start > 30:
+                        break
+                    try:
+                        sock.sendall(raw[i:i + 1])
+                    except (ConnectionError, ssl.SSLError):
+                        cut_off = True
+                        break
+                    if closed_by_server(sock, 0.3):
+                        cut_off = True
+                        break
+                elapsed = time.monotonic() - start
+                print("\nsecond dribbled request cut off after %.2f s (--read-timeout 2)" % elapsed)
+                self.assertTrue(cut_off, "still open after %.1f s of dribbling" % elapsed)
+                self.assertGreater(elapsed, 1.5)
+                self.assertLess(elapsed, 2 + 8)  # the read timeout with a margin, not the 30 s keep-alive
+            self.assertEqual(sample(metrics_of(server), "coderun_webhook_connections_dropped_total",
+                                    reason="timeout"), 1)
+
     def test_an_idle_keep_alive_connection_does_not_delay_sigterm(self):
         with WebhookServer() as server:
             idle = connect(server)
