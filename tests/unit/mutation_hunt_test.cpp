@@ -737,3 +737,64 @@ TEST_CASE("hunt: a CodeRun's own values win over its event, field by field, with
     CHECK(applied(run, decision)["spec"][c.key] == c.user);
   }
 }
+
+// ---- the plumbing follows the policy: every name, path and key from where the policy says
+
+TEST_CASE("hunt: a CodeRun's plumbing under a policy whose names all differ") {
+  const auto policy = coderun::policy::parse_policy(R"(
+token:
+  image: example/token:1
+  containerName: mint
+  secretNamePattern: "app-{app}-creds"
+  appIdKey: id
+  privateKeyKey: pem
+volumes:
+  workspace: {name: ws, mountPath: /w}
+  agents: {name: ag, configMap: agents-cm, mountPath: /etc/agents}
+  mcpRequirements: {name: mcp, configMap: mcp-cm, key: r.yaml, mountPath: /m/r.yaml}
+  token: {name: tok, mountPath: /t}
+)");
+  const json run = code_run({{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"taskRef", "task/x"}});
+  const auto decision = decide(create_request(run), policy, kPrompts, Phase::kMutate);
+  REQUIRE(decision.response.allowed);
+  const json spec = applied(run, decision)["spec"];
+  CHECK(spec["volumes"] == json::parse(R"([
+    {"name": "ws", "emptyDir": {}},
+    {"name": "ag", "configMap": {"name": "agents-cm"}},
+    {"name": "mcp", "configMap": {"name": "mcp-cm", "items": [{"key": "r.yaml", "path": "r.yaml"}]}},
+    {"name": "tok", "emptyDir": {}}])"));
+  CHECK(spec["volumeMounts"] == json::parse(R"([
+    {"name": "ws", "mountPath": "/w"},
+    {"name": "ag", "mountPath": "/etc/agents", "readOnly": true},
+    {"name": "mcp", "mountPath": "/m/r.yaml", "readOnly": true, "subPath": "r.yaml"},
+    {"name": "tok", "mountPath": "/t"}])"));
+  CHECK(spec["initContainers"] == json::parse(R"([{"name": "mint", "image": "example/token:1",
+    "env": [
+      {"name": "APP_ID", "valueFrom": {"secretKeyRef": {"name": "app-rex-creds", "key": "id"}}},
+      {"name": "PRIVATE_KEY", "valueFrom": {"secretKeyRef": {"name": "app-rex-creds", "key": "pem"}}}],
+    "volumeMounts": [{"name": "tok", "mountPath": "/t"}]}])"));
+  CHECK(spec["github"]["tokenFile"] == "/t/token");
+  CHECK(spec["workspace"]["path"] == "/w");
+  CHECK(spec["mcpRequirementsFile"] == "/m/r.yaml");
+}
+
+TEST_CASE("hunt: cluster checks look in the ConfigMaps and Secret the policy names") {
+  auto policy = coderun::policy::parse_policy(R"(
+clusterChecks: enforce
+token: {secretNamePattern: "app-{app}-creds"}
+volumes:
+  agents: {name: ag, configMap: agents-cm, mountPath: /etc/agents}
+  mcpRequirements: {name: mcp, configMap: mcp-cm, key: r.yaml, mountPath: /m/r.yaml}
+)");
+  const FakeView view(R"([
+    {kind: Namespace, metadata: {name: argo}},
+    {kind: ConfigMap, metadata: {name: agents-cm, namespace: argo}, data: {rex_system-prompt.md: x}},
+    {kind: ConfigMap, metadata: {name: mcp-cm, namespace: argo}, data: {r.yaml: x}},
+    {kind: Secret, metadata: {name: app-rex-creds, namespace: argo}}
+  ])");
+  const json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  const auto decision =
+      decide(create_request(workflow), policy, kPrompts, Phase::kMutate, nullptr, &view);
+  CHECK(decision.response.allowed);
+  CHECK(decision.response.warnings.empty());
+}
