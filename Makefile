@@ -68,10 +68,10 @@ mutation: deps
 	/usr/bin/python3 tests/mutation/mutate.py --repo-build $(BUILD) --jobs $(JOBS) $(MUTATION_ARGS)
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
-sanitize: deps
+sanitize: deps promtool
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCODERUN_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	cd $(BUILD)-asan && PROMTOOL=$(CURDIR)/$(PROMTOOL) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer (clang, ASan + UBSan) over AdmissionReview decoding, the decision and the event
