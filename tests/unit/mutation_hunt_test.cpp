@@ -798,3 +798,24 @@ volumes:
   CHECK(decision.response.allowed);
   CHECK(decision.response.warnings.empty());
 }
+
+TEST_CASE("hunt: prompts.user and docs.path meet the path rules on create, word for word") {
+  const FakePrompts prompts({"/etc/agents/rex_system-prompt.md"});
+  for (const auto& [user, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"../x", "contains a '..' component"},
+           {"task/$(id).md", "contains '$', which a shell would act on"},
+           {"/etc/passwd", "is absolute; it must be relative"}}) {
+    CAPTURE(user);
+    const json run = code_run({{"repo", "a/b"},
+                               {"github", {{"appName", "rex"}}},
+                               {"taskRef", "task/x"},
+                               {"prompts", {{"user", user}}}});
+    const auto decision = decide(create_request(run), kPolicy, prompts, Phase::kMutate);
+    CHECK(decision.rule == "safe-value:prompts.user");
+    CHECK(decision.response.message == "Error: Invalid prompts.user '" + user + "': " + reason);
+  }
+  json docs = code_run({{"repo", "a/b"}, {"github", {{"appName", "rex"}}}, {"docs", {{"path", "/abs"}}}});
+  docs["kind"] = "DocsRun";
+  const auto decision = decide(create_request(docs), kPolicy, prompts, Phase::kMutate);
+  CHECK(decision.response.message == "Error: Invalid docs.path '/abs': is absolute; it must be relative");
+}
