@@ -819,3 +819,19 @@ TEST_CASE("hunt: prompts.user and docs.path meet the path rules on create, word 
   const auto decision = decide(create_request(docs), kPolicy, prompts, Phase::kMutate);
   CHECK(decision.response.message == "Error: Invalid docs.path '/abs': is absolute; it must be relative");
 }
+
+TEST_CASE("hunt: a kind of the same name in another API group is not served") {
+  json code = code_run({{"github", {{"appName", "nope"}}}});
+  json docs = code;
+  docs["kind"] = "DocsRun";
+  json flow = workflow_with(params({{"github-app", "nope"}}));
+  for (json object : {code, docs, flow}) {
+    REQUIRE_FALSE(mutate(object).response.allowed);  // served in its own group: denied
+    object["apiVersion"] = "example.com/v1";
+    CAPTURE(object["kind"]);
+    const auto decision = mutate(object);
+    CHECK(decision.outcome == "ignored");
+    CHECK(decision.response.allowed);
+    CHECK(decision.response.patch.empty());
+  }
+}
