@@ -131,7 +131,7 @@ def run(cmd, cwd=None, timeout=None, env=None, log=None):
 
 
 def tracked_files(rev):
-    """(relative path, bytes) of every tracked file: the work tree's, or a commit's."""
+    """(relative path, bytes, executable) of every tracked file: the work tree's, or a commit's."""
     if rev is None:
         names = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
                                stdout=subprocess.PIPE).stdout.split(b"\0")
@@ -142,7 +142,7 @@ def tracked_files(rev):
             full = os.path.join(REPO, rel)
             if os.path.isfile(full) and not os.path.islink(full):
                 with open(full, "rb") as f:
-                    yield rel, f.read()
+                    yield rel, f.read(), os.access(full, os.X_OK)
         return
     listing = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", rev], cwd=REPO,
                              check=True, stdout=subprocess.PIPE).stdout.split(b"\0")
@@ -155,27 +155,33 @@ def tracked_files(rev):
             continue
         data = subprocess.run(["git", "cat-file", "blob", obj.decode()], cwd=REPO, check=True,
                               stdout=subprocess.PIPE).stdout
-        yield name.decode(), data
+        yield name.decode(), data, mode == b"100755"
 
 
 def sync_source(src, rev):
     """Copies the tracked files to src, writing only those that changed (their mtimes are what
-    keeps the rebuild incremental) and removing those no longer tracked."""
+    keeps the rebuild incremental) and removing those no longer tracked. Scripts keep their
+    executable bit: without it the e2e suites cannot run certs/make-certs.sh, fail at once, and
+    every mutant that reaches them would be counted as killed."""
     os.makedirs(src, exist_ok=True)
     seen, written = set(), 0
-    for rel, data in tracked_files(rev):
+    for rel, data, executable in tracked_files(rev):
         seen.add(rel)
         dest = os.path.join(src, rel)
         try:
             with open(dest, "rb") as f:
-                if f.read() == data:
-                    continue
+                same = f.read() == data
         except OSError:
-            pass
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        with open(dest, "wb") as f:
-            f.write(data)
-        written += 1
+            same = False
+        if not same:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "wb") as f:
+                f.write(data)
+            written += 1
+        mode = os.stat(dest).st_mode & 0o777
+        wanted = mode | 0o111 if executable else mode & ~0o111
+        if wanted != mode:
+            os.chmod(dest, wanted)
     for dirpath, _, files in os.walk(src):
         for name in files:
             rel = os.path.relpath(os.path.join(dirpath, name), src)
