@@ -638,6 +638,21 @@ TEST_CASE("hunt: Events: an allowed update posts none, a refused one Denied; aud
   REQUIRE(denied.size() == 1);
   CHECK(denied[0].reason == "Denied");
 
+  // A refused update of the run whose event does not parse: Denied alone, EventParseFailed was
+  // posted at create and the event cannot have changed since.
+  json broken_changed = stored;
+  for (auto& parameter : broken_changed["spec"]["arguments"]["parameters"])
+    if (parameter["name"] == "ref") parameter["value"] = "a..b";
+  auto broken_update = create_request(broken_changed);
+  broken_update.operation = "UPDATE";
+  broken_update.old_object = stored;
+  const auto broken_refused = decide(broken_update, kPolicy, kPrompts, Phase::kValidate);
+  REQUIRE_FALSE(broken_refused.response.allowed);
+  REQUIRE(broken_refused.resolution.event_problem);
+  const auto broken_denied = events_for(broken_update, broken_refused, Phase::kValidate);
+  REQUIRE(broken_denied.size() == 1);
+  CHECK(broken_denied[0].reason == "Denied");
+
   // Audit mode: the would-be denial is a Warning Event of its own, on the validating pass.
   auto policy = coderun::policy::parse_policy(R"(
 access:

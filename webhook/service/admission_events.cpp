@@ -97,14 +97,14 @@ std::vector<kube::EventRecord> events_for(const admission::Request& request,
   const bool denied = !decision.response.allowed;
   // An allowed UPDATE reports nothing: Mutated and EventParseFailed tell how a run was admitted,
   // once, at create; repeating them on every spec change would bury them. A refused update is
-  // reported (Denied, on the stored object).
-  const bool allowed_update = !denied && request.operation == "UPDATE";
-  if (allowed_update) return events;
+  // reported by Denied alone, on the stored object (its event cannot change: event-immutable).
+  const bool update = request.operation == "UPDATE";
+  if (update && !denied) return events;
   const bool final_pass = phase == decision::Phase::kValidate || denied;
   // An allowed object may still not be stored (AlreadyExists, quota, a later webhook): its Events
   // wait for the recorder to find it. A denied one never exists, by design: Denied is posted as is.
   const auto confirm = denied ? std::nullopt : stored_check(request, regarding);
-  if (final_pass && decision.resolution.event_problem) {
+  if (final_pass && !update && decision.resolution.event_problem) {
     events.push_back({regarding, "Warning", "EventParseFailed", "Admit",
                       *decision.resolution.event_problem, confirm});
   }
