@@ -50,6 +50,7 @@ class Mutation:
         self.line = line  # in the list file
         self.file = None
         self.e2e = None
+        self.equivalent = None  # why no test can tell it from the original
         self.original = []
         self.replacement = []
 
@@ -77,6 +78,8 @@ def parse_list(path):
                 current.file = line[6:].strip()
             elif line.startswith("e2e:"):
                 current.e2e = line[4:].split()
+            elif line.startswith("equivalent: "):
+                current.equivalent = line[12:].strip()
             elif line == "-" or line.startswith("- "):
                 current.original.append(line[2:])
             elif line == "+" or line.startswith("+ "):
@@ -344,6 +347,9 @@ def main():
         if args.max_minutes and time.monotonic() - begun > args.max_minutes * 60:
             results.append((m, "not run", f"--max-minutes {args.max_minutes:g} reached"))
             continue
+        if m.equivalent:  # still checked to apply, so the explanation stays in step with the code
+            results.append((m, "equivalent", m.equivalent))
+            continue
         t0 = time.monotonic()
         path = os.path.join(src, m.file)
         content, mutated = check_applies(m, src)
@@ -376,6 +382,7 @@ def main():
     survived = [r for r in results if r[1] == "survived"]
     stillborn = [r for r in results if r[1] == "did not compile"]
     not_run = [r for r in results if r[1] == "not run"]
+    equivalent = [r for r in results if r[1] == "equivalent"]
     print("\n==== mutation testing" + (" (unit tests only)" if args.no_e2e else ""))
     for m, verdict, detail in results:
         print(f"{m.number:3d} {verdict:15s} {m.file}: {m.description} -- {detail}")
@@ -384,6 +391,7 @@ def main():
     print(f"\nmutation score: {len(killed)}/{scored} killed ({score:.1f}%)"
           + (f"; {len(stillborn)} did not compile" if stillborn else "")
           + (f"; {len(not_run)} not run (time bound)" if not_run else "")
+          + (f"; {len(equivalent)} equivalent, not scored" if equivalent else "")
           + f"; {fmt_minutes(time.monotonic() - started)} in all")
     for m, _, _ in survived:
         print(f"SURVIVED {m.number}: {m.file}: {m.description}")
