@@ -173,6 +173,25 @@ class Framing(unittest.TestCase):
             self.assertIn("/nowhere", json.loads(body)["error"])
 
 
+class BodyLimit(unittest.TestCase):
+    def test_a_body_of_exactly_max_body_bytes_is_read_one_more_byte_is_413(self):
+        limit = len(BODY) + 100
+        with WebhookServer(extra_args=["--max-body-bytes", str(limit)]) as server:
+            at_limit = BODY + b" " * (limit - len(BODY))  # JSON allows trailing whitespace
+            with connect(server) as sock:
+                sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(at_limit)) + at_limit)
+                status, _, body, _ = read_response(sock)
+                self.assertEqual(status, 200, body)
+                self.assertTrue(json.loads(body)["response"]["allowed"], body)
+            for over in (at_limit + b" ", at_limit * 2):
+                with connect(server) as sock:
+                    sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(over)))
+                    status, headers, body, _ = read_response(sock)
+                    self.assertEqual(status, 413, (len(over), body))
+                    self.assertEqual(headers["connection"], "close")
+                    self.assertIn("larger than the limit", json.loads(body)["error"])
+
+
 class TlsFailures(unittest.TestCase):
     def test_failed_handshakes_are_counted_and_logged_with_their_reason(self):
         """The usual installation mistake, a caBundle that does not match the serving certificate,

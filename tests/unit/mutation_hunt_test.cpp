@@ -319,6 +319,26 @@ TEST_CASE("hunt: access denials name unnamed rules by index and an unknown ref a
         "only, not at an unknown ref");
 }
 
+TEST_CASE("hunt: a ref pattern, even '*', never matches an unknown ref") {
+  using namespace coderun::policy;
+  AccessPolicy access;
+  AccessRule any_ref;
+  any_ref.users = {"alice"};
+  any_ref.apps = {"rex"};
+  any_ref.repositories = {"myorg/*"};
+  any_ref.refs = {"*"};
+  access.rules = {any_ref};
+  coderun::admission::UserInfo alice;
+  alice.username = "alice";
+  CHECK(check_access(access, AccessRequest{alice, "team-a", "rex", "myorg/x", "main"}).allowed);
+  const auto denied = check_access(access, AccessRequest{alice, "team-a", "rex", "myorg/x", ""});
+  CHECK_FALSE(denied.allowed);
+  CHECK(denied.message ==
+        "Error: user alice may not use github-app rex for repository myorg/x in namespace team-a: "
+        "no rule in the policy's access.rules allows it; rule rules[0] allows it at refs * "
+        "only, not at an unknown ref");
+}
+
 TEST_CASE("hunt: an empty taskmaster.io/workflow label is no Workflow's") {
   const auto policy = coderun::policy::parse_policy(R"(
 access:
@@ -421,6 +441,25 @@ TEST_CASE("hunt: an empty podSpecPatch is filled like an absent one") {
   const json result = applied(workflow, decision);
   CHECK(json::parse(result["spec"]["podSpecPatch"].get<std::string>()) ==
         json::parse(absent["spec"]["podSpecPatch"].get<std::string>()));
+}
+
+TEST_CASE("hunt: the mounts go to Argo's container 'main', added beside the user's own containers") {
+  coderun::policy::Policy policy;
+  policy.workflow_plumbing = coderun::policy::WorkflowPlumbing::kPodSpecPatch;
+  json workflow = workflow_with(params({{"github-app", "rex"}, {"repoFullName", "a/b"}}));
+  const json absent = json::parse(
+      applied(workflow, mutate(workflow, policy))["spec"]["podSpecPatch"].get<std::string>());
+  REQUIRE(absent["containers"].size() == 1);
+  CHECK(absent["containers"][0]["name"] == "main");  // Argo names a template's container main
+  REQUIRE(absent["containers"][0]["volumeMounts"].is_array());
+  CHECK_FALSE(absent["containers"][0]["volumeMounts"].empty());
+  const json sidecar = {{"name", "sidecar"}, {"image", "busybox"}};
+  workflow["spec"]["podSpecPatch"] = json{{"containers", json::array({sidecar})}}.dump();
+  const auto decision = mutate(workflow, policy);
+  REQUIRE(decision.response.allowed);
+  const json patch =
+      json::parse(applied(workflow, decision)["spec"]["podSpecPatch"].get<std::string>());
+  CHECK(patch["containers"] == json::array({sidecar, absent["containers"][0]}));
 }
 
 TEST_CASE("hunt: YAML depth and value limits hold at the limit and refuse one past it") {
