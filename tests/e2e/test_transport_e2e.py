@@ -48,6 +48,23 @@ def read_response(sock, buffered=b""):
     return status, headers, rest[:length], rest[length:]
 
 
+def dribble_until_cut_off(sock):
+    """Sends a whole request a byte every 0.3 s, for up to 30 s (the request would take minutes at
+    this pace), until the server closes: (whether it closed, seconds from the first byte)."""
+    raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
+    start = time.monotonic()
+    for i in range(len(raw)):
+        if time.monotonic() - start > 30:
+            break
+        try:
+            sock.sendall(raw[i:i + 1])
+        except (ConnectionError, ssl.SSLError):
+            return True, time.monotonic() - start
+        if closed_by_server(sock, 0.3):
+            return True, time.monotonic() - start
+    return False, time.monotonic() - start
+
+
 def closed_by_server(sock, within):
     """True when the server closes the connection (EOF or reset) within `within` seconds."""
     sock.settimeout(within)
@@ -230,22 +247,7 @@ class SlowAndIdleClients(unittest.TestCase):
         """The read timeout bounds the whole request: a byte every 0.3 s does not keep it alive."""
         with WebhookServer(extra_args=["--read-timeout", "2"], metrics=True) as server:
             with connect(server) as sock:
-                start = time.monotonic()
-                raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
-                cut_off = False
-                # Dribbled for up to 30 s (the whole request would take minutes at this pace).
-                for i in range(len(raw)):
-                    if time.monotonic() - start > 30:
-                        break
-                    try:
-                        sock.sendall(raw[i:i + 1])
-                    except (ConnectionError, ssl.SSLError):
-                        cut_off = True
-                        break
-                    if closed_by_server(sock, 0.3):
-                        cut_off = True
-                        break
-                elapsed = time.monotonic() - start
+                cut_off, elapsed = dribble_until_cut_off(sock)
                 print("\ndribbled request cut off after %.2f s (--read-timeout 2)" % elapsed)
                 self.assertTrue(cut_off, "still open after %.1f s of dribbling" % elapsed)
                 # Not before the timeout (the handshake before `start` counts in it), and the read
@@ -263,21 +265,7 @@ class SlowAndIdleClients(unittest.TestCase):
             with connect(server) as sock:
                 sock.sendall(head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
                 self.assertEqual(read_response(sock)[0], 200)
-                raw = head(extra="Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
-                start = time.monotonic()
-                cut_off = False
-                for i in range(len(raw)):
-                    if time.monotonic() - start > 30:
-                        break
-                    try:
-                        sock.sendall(raw[i:i + 1])
-                    except (ConnectionError, ssl.SSLError):
-                        cut_off = True
-                        break
-                    if closed_by_server(sock, 0.3):
-                        cut_off = True
-                        break
-                elapsed = time.monotonic() - start
+                cut_off, elapsed = dribble_until_cut_off(sock)
                 print("\nsecond dribbled request cut off after %.2f s (--read-timeout 2)" % elapsed)
                 self.assertTrue(cut_off, "still open after %.1f s of dribbling" % elapsed)
                 self.assertGreater(elapsed, 1.5)
